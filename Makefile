@@ -10,6 +10,8 @@
 #   make build                               sam build
 #   make serve [PORT=4566] [ARGS=...]        the local AWS server with the template deployed
 #   make base-image                          the offline stand-in Lambda base image (root)
+#   make iam-engine                          the IAM policy simulator (npm ci; test-time only)
+#   make iam-report                          granted permissions that no test exercised
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -20,6 +22,8 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-pyproject
+IAM_ENGINE := tools/iam-simulate
+IAM_STAMP := $(IAM_ENGINE)/node_modules/.installed-lock
 PYTEST_WORKERS ?= 2
 PORT ?= 4566
 ARGS ?=
@@ -29,7 +33,7 @@ ARGS ?=
 export PATH := $(PATH):$(CURDIR)/$(BIN)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo test lint format scale e2e base-image bench build serve clean
+.PHONY: help venv demo test lint format scale e2e base-image bench build serve clean iam-engine iam-report
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -46,13 +50,30 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# The IAM policy simulator the local harness evaluates every call with (Node.js, npm registry).
+# Without node, the demo and the server run with IAM unenforced and say so; the tests refuse to.
+$(IAM_STAMP): $(IAM_ENGINE)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		echo "installing the IAM policy simulator ($(IAM_ENGINE))"; \
+		npm ci --prefix $(IAM_ENGINE) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: IAM policies will not be enforced locally"; fi
+
+iam-engine: $(IAM_STAMP)
+
+demo: $(STAMP) $(IAM_STAMP)
 	$(BIN)/asg-refresh demo $(ARGS)
 
 # --dist loadfile: a file's tests stay on one worker, in order; some suites deploy the template
 # into moto once per file and do not expect another file's tests in between.
-test: $(STAMP)
+test: $(STAMP) $(IAM_STAMP)
 	$(BIN)/pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(ARGS)
+
+# Runs the default tier recording every allowed (role, action, resource), then lists the grants
+# no test exercised (scripts/iam_unused_grants.py).
+iam-report: $(STAMP) $(IAM_STAMP)
+	rm -rf .iam-usage && mkdir -p .iam-usage
+	ASG_REFRESH_IAM_USAGE_DIR=$(CURDIR)/.iam-usage $(BIN)/pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile -q $(ARGS)
+	$(BIN)/python scripts/iam_unused_grants.py .iam-usage
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -69,7 +90,7 @@ e2e: $(STAMP) base-image
 	$(BIN)/pytest -m slow tests/e2e $(ARGS)
 
 # The slow in-process tests (fleet scale: 200 groups in waves); no Docker.
-scale: $(STAMP)
+scale: $(STAMP) $(IAM_STAMP)
 	$(BIN)/pytest -m slow tests/integration $(ARGS)
 
 base-image:
@@ -81,8 +102,8 @@ bench: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
 
-serve: $(STAMP)
+serve: $(STAMP) $(IAM_STAMP)
 	$(BIN)/asg-refresh local serve --port $(PORT) $(ARGS)
 
 clean:
-	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .iam-usage

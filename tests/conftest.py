@@ -10,6 +10,8 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        # IAM and resource policies are evaluated on every call: a missing engine fails the run.
+        "ASG_REFRESH_IAM": os.environ.get("ASG_REFRESH_IAM", "required"),
     }
 )
 os.environ.pop("AWS_PROFILE", None)

@@ -50,9 +50,17 @@ class Fleet:
         warmup: int = 60,
     ) -> dict[str, Any]:
         ec2, autoscaling = self.client("ec2"), self.client("autoscaling")
+        # An opted-in group's launch template carries the opt-in tag too: the stack may write
+        # versions only of tagged templates.
+        tag_specifications = (
+            [{"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}]
+            if opted_in
+            else []
+        )
         template = ec2.create_launch_template(
             LaunchTemplateName=f"{name}-lt",
             LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+            TagSpecifications=tag_specifications,
         )["LaunchTemplate"]
         spec = {"LaunchTemplateId": template["LaunchTemplateId"], "Version": version}
         all_tags = dict(tags or {})

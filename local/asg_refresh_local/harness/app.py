@@ -21,6 +21,7 @@ from asg_refresh_local.harness.lambda_routing import REGISTRY, FunctionSpec, Inv
 from asg_refresh_local.harness.patches import install_all
 from asg_refresh_local.harness.template import Template
 from asg_refresh_local.harness.wait_scheduler import SCHEDULER
+from asg_refresh_local.iam import ENFORCER, PolicySet, build_policy_set
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 #: Wall-clock safety net for wait_for_execution, not a business duration.
@@ -63,6 +64,7 @@ class LocalApp:
         self.endpoint_url = endpoint_url
         self.account_id = DEFAULT_ACCOUNT_ID
         self.deployment = Deployment()
+        self.policies: PolicySet | None = None
         self._mock: Any = None
         self._recorders: dict[str, str] = {}
 
@@ -83,14 +85,25 @@ class LocalApp:
         if self.endpoint_url is None:
             self._start_mock()
         REGISTRY.unregister_all()
-        self.deployment = Deployer(
+        deployer = Deployer(
             self.template,
             self.client,
             region=self.region,
             account_id=self.account_id,
             stack_name=self.stack_name,
             parameter_overrides=self.parameter_overrides,
-        ).deploy()
+        )
+        self.deployment = deployer.deploy()
+        self.policies = build_policy_set(
+            self.template,
+            deployer.lookup,
+            region=self.region,
+            account_id=self.account_id,
+            stack_name=self.stack_name,
+            parameter_overrides=self.parameter_overrides,
+            role_arn_for=deployer.role_arn,
+        )
+        ENFORCER.use(self.policies)
         for spec in self.deployment.functions.values():
             REGISTRY.register(spec)
 
@@ -117,6 +130,7 @@ class LocalApp:
             time.sleep(0.01)
             running = [e for e in running if _is_running(e)]
         REGISTRY.unregister_all()
+        ENFORCER.use(None)
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

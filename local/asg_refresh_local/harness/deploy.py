@@ -137,6 +137,16 @@ class Deployer:
             return f"{name[: limit - 5]}-{suffix_text}.fifo"
         return f"{name}-{suffix_text}"
 
+    def lookup(self, logical_id: str, attribute: str | None) -> Any:
+        """``Ref`` (attribute None) or ``Fn::GetAtt`` of a deployed resource."""
+        return self._lookup(logical_id, attribute)
+
+    def role_arn(self, logical_id: str) -> str:
+        """The ARN CloudFormation would give a role the harness did not create."""
+        suffix = hashlib.sha1(f"{self.stack_name}/{logical_id}".encode(), usedforsecurity=False)
+        name = f"{self.stack_name}-{logical_id}"[: 64 - 14] + "-" + suffix.hexdigest()[:12].upper()
+        return f"arn:aws:iam::{self.account_id}:role/{name}"
+
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
 
@@ -274,15 +284,14 @@ class Deployer:
         return name, {"Type": props.get("Type", "String"), "Value": props["Value"]}
 
     def _create_role(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        # Only the role itself: Lambda needs it to exist. Its policies are not evaluated by moto.
+        # Only the role itself: Lambda needs it to exist. Its policies are evaluated by
+        # asg_refresh_local.iam (from SAM's translation), not by moto.
         name = self._name(logical_id)
         role = self.client("iam").create_role(
             RoleName=name,
             Path=props.get("Path", "/"),
             AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument") or {}),
         )["Role"]
-        if props.get("Policies") or props.get("ManagedPolicyArns"):
-            self.result.skipped.append(f"{logical_id} (AWS::IAM::Role policies)")
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
     # -- the deployment ----------------------------------------------------------------------------
@@ -349,6 +358,7 @@ class Deployer:
             layer_dirs=layer_dirs,
             dead_letter_arn=dead_letter.get("TargetArn")
             or (props.get("DeadLetterConfig") or {}).get("TargetArn"),
+            role_arn=str(props["Role"]),
         )
         self.client("lambda").create_function(
             FunctionName=spec.name,

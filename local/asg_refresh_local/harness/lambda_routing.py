@@ -44,6 +44,8 @@ class FunctionSpec:
     layer_dirs: list[Path] = field(default_factory=list)
     dead_letter_arn: str | None = None
     on_failure_arn: str | None = None
+    #: The execution role: its credentials are the function's, as Lambda provides them.
+    role_arn: str | None = None
     maximum_retry_attempts: int = 2
 
 
@@ -167,7 +169,16 @@ class FunctionRegistry:
             **spec.environment,
             # Wins over the template: a declared ``AWS_ENDPOINT_URL: ""`` must still reach the server.
             **self.extra_environment,
+            # The role's credentials win over everything, as in Lambda: its calls are the role's.
+            **_role_credentials(spec),
         }
+
+
+def _role_credentials(spec: FunctionSpec) -> dict[str, str]:
+    from asg_refresh_local.iam import ENFORCER
+
+    principal = ENFORCER.principal(spec.role_arn) if spec.role_arn and ENFORCER.active() else None
+    return principal.credentials() if principal is not None else {}
 
 
 def error_payload(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:

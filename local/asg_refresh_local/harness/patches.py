@@ -6,6 +6,7 @@ import importlib
 
 from asg_refresh_local import moto_extras
 from asg_refresh_local.harness import asl_cache, events_targets, lambda_routing, stepfunctions_patches
+from asg_refresh_local.iam import moto_hooks as iam_hooks
 
 
 def install_emulation() -> None:
@@ -27,6 +28,7 @@ def install_all(*, emulation: bool = True) -> None:
     events_targets.install()
     stepfunctions_patches.install()
     asl_cache.install()
+    iam_hooks.install()
     moto_extras.install_ec2_extras()
     _virtual_time_for_handlers()
     if emulation:
