@@ -84,6 +84,13 @@ class LocalApp:
         install_all(emulation=self.emulation)
         if self.endpoint_url is None:
             self._start_mock()
+        try:
+            self._deploy()
+        except BaseException:
+            self.stop()  # a half-deployed app must not leave its mock active for the next one
+            raise
+
+    def _deploy(self) -> None:
         REGISTRY.unregister_all()
         deployer = Deployer(
             self.template,

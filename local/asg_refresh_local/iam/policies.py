@@ -38,6 +38,27 @@ AWS_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                ],
+                "Resource": "*",
+            }
+        ],
+    },
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaRole": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": ["*"]}],
+    },
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": {
         "Version": "2012-10-17",
         "Statement": [
@@ -262,7 +283,10 @@ def _resource_policies(resources: dict[str, Any], resolver: Resolver, policies: 
             policies.resource_policies.setdefault(arn, default_topic_policy(arn, policies.account_id))
         elif kind == "AWS::KMS::Key":
             arn = str(resolver.lookup(logical_id, "Arn"))
-            policies.resource_policies[arn] = _document(resolver.resolve(props["KeyPolicy"]))
+            policy = props.get("KeyPolicy")
+            policies.resource_policies[arn] = (
+                _document(resolver.resolve(policy)) if policy else default_key_policy(policies.account_id)
+            )
         elif kind == "AWS::Lambda::Permission":
             function = str(resolver.resolve(props["FunctionName"]))
             arn = function if function.startswith("arn:") else (
@@ -298,6 +322,22 @@ def _permission_statement(sid: str, function_arn: str, props: dict[str, Any]) ->
     if condition:
         statement["Condition"] = condition
     return statement
+
+
+def default_key_policy(account_id: str) -> dict[str, Any]:
+    """The policy KMS gives a key created without one: the account's IAM policies decide."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
 
 
 def default_topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
