@@ -101,13 +101,29 @@ def invoke_async(spec: FunctionSpec, event: Any) -> None:
             "responsePayload": error,
         }
         send_to_destination(spec.on_failure_arn, json.dumps(record), {})
-    elif spec.dead_letter_arn:
+    elif spec.dead_letter_arn and _may_dead_letter(spec):
         attributes = {
             "RequestID": error.get("requestId", ""),
             "ErrorCode": "200",
             "ErrorMessage": str(error.get("errorMessage", ""))[:1000],
         }
         send_to_destination(spec.dead_letter_arn, json.dumps(event), attributes)
+
+
+def _may_dead_letter(spec: FunctionSpec) -> bool:
+    """Lambda sends to a function's dead-letter queue with the function's own role."""
+    from asg_refresh_local.iam import ENFORCER, AccessDenied
+    from asg_refresh_local.iam.requests import AuthRequest
+
+    principal = ENFORCER.principal(spec.role_arn) if spec.role_arn and ENFORCER.active() else None
+    if principal is None or spec.dead_letter_arn is None:
+        return True
+    request = AuthRequest("sqs:SendMessage", spec.dead_letter_arn, resource_policy_arn=spec.dead_letter_arn)
+    try:
+        ENFORCER.authorize(principal, [request], "AccessDenied")
+    except AccessDenied:
+        return False  # the event is lost, as on AWS when the role may not send to its DLQ
+    return True
 
 
 def send_to_destination(arn: str, body: str, attributes: dict[str, str]) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.harness.delivery import DISPATCHER, invoke_async, send_to_destination
 from asg_refresh_local.harness.lambda_routing import REGISTRY
+from asg_refresh_local.iam.enforcer import ENFORCER, AccessDenied
+from asg_refresh_local.iam.requests import AuthRequest
 
 _HANDLED_SERVICES = {"lambda", "states", "sns"}
 _installed = False
@@ -59,6 +61,7 @@ def deliver_to_target(rule_arn: str, target: dict[str, Any], event: dict[str, An
     service, region, account = parts[2], parts[3], parts[4]
     payload = _target_input(target, event)
     try:
+        _authorize_rule_target(rule_arn, target, account)
         if service == "lambda":
             spec = REGISTRY.get(arn)
             if spec is None:
@@ -81,6 +84,8 @@ def deliver_to_target(rule_arn: str, target: dict[str, Any], event: dict[str, An
         dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
         if not dead_letter:
             return
+        if ENFORCER.delivery("events.amazonaws.com", "sqs:SendMessage", dead_letter, rule_arn, account_id=account):
+            return  # the queue's policy refuses EventBridge: the event is lost, as on AWS
         send_to_destination(
             dead_letter,
             json.dumps(event),
@@ -93,6 +98,55 @@ def deliver_to_target(rule_arn: str, target: dict[str, Any], event: dict[str, An
                 "RETRY_ATTEMPTS": str((target.get("RetryPolicy") or {}).get("MaximumRetryAttempts", 185)),
             },
         )
+
+
+class DeliveryRefused(Exception):
+    """A resource policy or a rule's role refuses what the service would deliver."""
+
+
+def _authorize_rule_target(rule_arn: str, target: dict[str, Any], account: str) -> None:
+    """EventBridge reaches Lambda through its permission, Step Functions through the target's role."""
+    arn = target["Arn"]
+    service = arn.split(":")[2]
+    if service == "lambda":
+        refused = ENFORCER.delivery(
+            "events.amazonaws.com", "lambda:InvokeFunction", _function_arn(arn), rule_arn, account_id=account
+        )
+        if refused:
+            raise DeliveryRefused(refused)
+    elif service == "states" and ENFORCER.active():
+        role = target.get("RoleArn") or ENFORCER.rule_target_role(rule_arn, arn)
+        principal = ENFORCER.principal(role) if role else None
+        if principal is None:
+            raise DeliveryRefused(f"the rule's target {arn} has no role EventBridge could assume")
+        try:
+            ENFORCER.authorize(principal, [AuthRequest("states:StartExecution", arn)], "AccessDeniedException")
+        except AccessDenied as denied:
+            raise DeliveryRefused(denied.message) from denied
+
+
+def _function_arn(arn: str) -> str:
+    """A function ARN without its qualifier (a Lambda permission names the function)."""
+    return ":".join(arn.split(":")[:7])
+
+
+def _redrive(subscription: Any, message: str, attributes: dict[str, Any] | None, reason: str) -> None:
+    """SNS could not deliver: the message goes to the subscription's redrive queue, if SNS may."""
+    policy = json.loads(subscription.attributes.get("RedrivePolicy") or "{}")
+    queue = policy.get("deadLetterTargetArn")
+    topic = subscription.topic.arn
+    if not queue or ENFORCER.delivery(
+        "sns.amazonaws.com", "sqs:SendMessage", queue, topic, account_id=topic.split(":")[4]
+    ):
+        return  # no redrive queue, or its policy refuses SNS: the message is lost, as on AWS
+    send_to_destination(
+        queue,
+        message,
+        {
+            **{k: str(v.get("Value")) for k, v in (attributes or {}).items()},
+            "ERROR_MESSAGE": reason[:1000],
+        },
+    )
 
 
 def _sns_lambda_event(
@@ -179,6 +233,13 @@ def install() -> None:
         if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
             message_attributes, message
         ):
+            return
+        topic = self.topic.arn
+        refused = ENFORCER.delivery(
+            "sns.amazonaws.com", "lambda:InvokeFunction", spec.arn, topic, account_id=topic.split(":")[4]
+        )
+        if refused:
+            _redrive(self, message, message_attributes, refused)
             return
         event = _sns_lambda_event(self, message, message_id, subject, message_attributes)
         DISPATCHER.submit(lambda: invoke_async(spec, event))

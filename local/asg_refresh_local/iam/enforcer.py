@@ -95,6 +95,10 @@ class Enforcer:
     def principal(self, role_arn: str) -> Principal | None:
         return None if self.policies is None else self.policies.principals.get(role_arn)
 
+    def rule_target_role(self, rule_arn: str, target_arn: str) -> str | None:
+        """The role SAM gave an EventBridge rule's target (a state machine's, say)."""
+        return None if self.policies is None else self.policies.rule_target_roles.get((rule_arn, target_arn))
+
     # -- evaluation --------------------------------------------------------------------------------
 
     def authorize(self, principal: Principal, requests: Iterable[AuthRequest], default_code: str) -> None:
