@@ -11,7 +11,8 @@ import pytest
 
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.harness import LocalApp
-from asg_refresh_local.harness.stepfunctions_patches import aws_sdk_error_name, json_safe
+from asg_refresh_local.harness.sfn_errors import aws_sdk_error_name
+from asg_refresh_local.harness.stepfunctions_patches import json_safe
 
 from .conftest import START
 
@@ -236,20 +237,35 @@ def test_aws_sdk_results_are_json_safe_and_errors_are_named_like_aws(app: LocalA
 
 
 @pytest.mark.parametrize(
-    ("service", "exception", "expected"),
+    ("service", "error_shape", "expected"),
     [
         ("autoscaling", "InstanceRefreshInProgressFault", "AutoScaling.InstanceRefreshInProgressException"),
-        ("autoscaling", "ClientError", "AutoScaling.AutoScalingException"),
+        ("autoscaling", None, "AutoScaling.AutoScalingException"),
         ("dynamodb", "ResourceNotFoundException", "DynamoDb.ResourceNotFoundException"),
         ("ssm", "ParameterNotFound", "Ssm.ParameterNotFoundException"),
         ("cloudwatch", "ResourceNotFound", "CloudWatch.ResourceNotFoundException"),
         ("sfn", "ExecutionDoesNotExist", "Sfn.ExecutionDoesNotExistException"),
-        ("ec2", "ClientError", "Ec2.Ec2Exception"),
+        ("ec2", None, "Ec2.Ec2Exception"),
+        ("sns", "KMSThrottlingException", "Sns.KmsThrottlingException"),
         ("acmpca", "ResourceNotFoundException", "AcmPca.ResourceNotFoundException"),
     ],
 )
-def test_error_name_mapping(service: str, exception: str, expected: str) -> None:
-    assert aws_sdk_error_name(service, exception) == expected
+def test_error_name_mapping(service: str, error_shape: str | None, expected: str) -> None:
+    assert aws_sdk_error_name(service, error_shape) == expected
+
+
+def test_service_errors_are_named_like_aws_in_every_integration(app: LocalApp) -> None:
+    # Given a state machine whose aws-sdk, sns and states tasks each call for something missing
+    arn = app.start_execution("ErrorNamesStateMachine", {})
+
+    # When it runs
+    output = _output(app.wait_for_execution(arn))
+
+    # Then an undeclared code (autoscaling's ValidationError) is the service's base exception,
+    # and the optimised integrations use their own prefixes and the SDK for Java 1.x class names
+    assert output["refresh_error"]["Error"] == "AutoScaling.AutoScalingException"
+    assert output["publish_error"]["Error"] == "SNS.NotFoundException"
+    assert output["start_error"]["Error"] == "StepFunctions.StateMachineDoesNotExistException"
 
 
 def test_json_safe_formats_like_step_functions() -> None:

@@ -3,7 +3,10 @@
 * Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry back-off wait on the
   virtual clock through the earliest-wake scheduler instead of sleeping.
 * aws-sdk task results are JSON-safe: datetimes become ISO-8601 strings as AWS returns them.
-* aws-sdk task errors are named as AWS names them: ``AutoScaling.InstanceRefreshInProgressException``.
+* Service errors are named as AWS names them (``sfn_errors``): aws-sdk tasks report
+  ``AutoScaling.InstanceRefreshInProgressException``, and ``AutoScaling.AutoScalingException`` for
+  an undeclared code (Throttling, AccessDenied); the optimised sns, states and lambda tasks report
+  ``SNS.KMSThrottlingException``, ``StepFunctions.AWSStepFunctionsException``, ``Lambda.AWSLambdaException``.
 * A definite JSONPath through an array index (``$.a[0].b``) gives the value, not ``[value]``.
 * ``States.ALL`` does not catch or retry the terminal ``States.Runtime`` and
   ``States.DataLimitExceeded``.
@@ -24,52 +27,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from asg_refresh_local.harness import sfn_errors
 from asg_refresh_local.harness.wait_scheduler import SCHEDULER
 
-#: aws-sdk service name -> the AWS SDK for Java v2 class prefix Step Functions reports.
-SERVICE_ERROR_PREFIXES = {
-    "acmpca": "AcmPca",
-    "autoscaling": "AutoScaling",
-    "cloudwatch": "CloudWatch",
-    "cloudwatchlogs": "CloudWatchLogs",
-    "sns": "Sns",
-    "sqs": "Sqs",
-    "dynamodb": "DynamoDb",
-    "sfn": "Sfn",
-    "ec2": "Ec2",
-    "ssm": "Ssm",
-    "lambda": "Lambda",
-    "eventbridge": "EventBridge",
-    "kms": "Kms",
-    "s3": "S3",
-    "sts": "Sts",
-    "iam": "Iam",
-}
-
 _installed = False
-
-
-def service_error_prefix(service: str) -> str:
-    return SERVICE_ERROR_PREFIXES.get(service.lower(), service[:1].upper() + service[1:])
-
-
-def aws_sdk_error_name(service: str, exception_class_name: str) -> str:
-    """The error name Step Functions reports for an aws-sdk task's ClientError.
-
-    ``autoscaling``, ``InstanceRefreshInProgressFault``: ``AutoScaling.InstanceRefreshInProgressException``.
-
-    botocore names a modelled error's class after its shape; unmodelled codes (Throttling,
-    ValidationError) come as plain ``ClientError`` and AWS reports ``<Service>.<Service>Exception``.
-    """
-    prefix = service_error_prefix(service)
-    if exception_class_name == "ClientError":
-        return f"{prefix}.{prefix}Exception"
-    name = exception_class_name
-    if name.endswith("Fault"):
-        name = name[: -len("Fault")] + "Exception"
-    elif not name.endswith("Exception"):
-        name += "Exception"
-    return f"{prefix}.{name}"
 
 
 def _format_instant(value: datetime) -> str:
@@ -124,6 +85,7 @@ def install() -> None:
     _patch_waits()
     _patch_retrier()
     _patch_aws_sdk()
+    _patch_optimised_errors()
     _patch_termination()
     _patch_json_path()
     _patch_states_all()
@@ -200,17 +162,55 @@ def _patch_aws_sdk() -> None:
     def _from_error(self: Any, env: Any, ex: Exception) -> Any:
         if not isinstance(ex, ClientError):
             return original_from_error(self, env, ex)
-        service = self.resource.api_name
-        error = aws_sdk_error_name(service, type(ex).__name__)
+        integration = sfn_errors.aws_sdk_integration(self.resource.api_name)
+        error = sfn_errors.error_name_for_code(integration, str(ex.response.get("Error", {}).get("Code", "")))
         metadata = ex.response.get("ResponseMetadata", {})
         cause = (
-            f"{ex.response.get('Error', {}).get('Message', '')} (Service: {service_error_prefix(service)}, "
+            f"{ex.response.get('Error', {}).get('Message', '')} (Service: {integration.prefix}, "
             f"Status Code: {metadata.get('HTTPStatusCode')}, Request ID: {metadata.get('RequestId')})"
         )
         return self._get_task_failure_event(env=env, error=error, cause=cause)
 
     sdk_task._eval_service_task = _eval_service_task  # type: ignore[method-assign]
     sdk_task._from_error = _from_error  # type: ignore[method-assign]
+
+
+def _patch_optimised_errors() -> None:
+    """The optimised lambda, sns and states tasks name service errors as AWS does (``sfn_errors``).
+
+    moto adds ``Exception`` to the raw code, which differs where the code is not the shape's name
+    (SNS's ``ParameterValueInvalid`` is ``SNS.InvalidParameterValueException``) and for a code the
+    model does not declare (``SNS.AmazonSNSException`` on AWS).
+    """
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_lambda,
+        state_task_service_sfn,
+        state_task_service_sns,
+    )
+
+    def renaming(original: Any, integration: sfn_errors.Integration) -> Any:
+        def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+            failure = original(self, env, ex)
+            if isinstance(ex, ClientError):
+                code = str(ex.response.get("Error", {}).get("Code", ""))
+                error = sfn_errors.error_name_for_code(integration, code)
+                failure.error_name = CustomErrorName(error)
+                details = (failure.event_details or {}).get("taskFailedEventDetails")
+                if details is not None:
+                    details["error"] = error
+            return failure
+
+        return _from_error
+
+    for task_class, service in (
+        (state_task_service_lambda.StateTaskServiceLambda, "lambda"),
+        (state_task_service_sns.StateTaskServiceSns, "sns"),
+        (state_task_service_sfn.StateTaskServiceSfn, "states"),
+    ):
+        integration = sfn_errors.optimised_integration(service)
+        task_class._from_error = renaming(task_class._from_error, integration)  # type: ignore[method-assign]
 
 
 def _patch_termination() -> None:
