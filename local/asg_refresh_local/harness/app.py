@@ -21,7 +21,9 @@ from asg_refresh_local.harness.lambda_routing import REGISTRY, FunctionSpec, Inv
 from asg_refresh_local.harness.patches import install_all
 from asg_refresh_local.harness.template import Template
 from asg_refresh_local.harness.wait_scheduler import SCHEDULER
-from asg_refresh_local.iam import ENFORCER, PolicySet, build_policy_set
+from asg_refresh_local.iam import ENFORCER, AccessDenied, PolicySet, build_policy_set
+from asg_refresh_local.iam.requests import AuthRequest
+from asg_refresh_local.iam.resources import topic_key_checks
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 #: Wall-clock safety net for wait_for_execution, not a business duration.
@@ -225,6 +227,27 @@ class LocalApp:
         response: dict[str, Any] = self.client("events").put_events(Entries=prepared)
         DISPATCHER.drain()
         return response
+
+    def publish_as_image_builder(self, topic_logical_id: str, message: Any) -> bool:
+        """Publish as EC2 Image Builder does: as its service-linked role, through the key policy.
+
+        Returns whether the notification was published: where the role's, the topic's or the
+        key's policy refuses it, Image Builder's notification is lost, as on AWS.
+        """
+        topic_arn = self.physical_id(topic_logical_id)
+        if ENFORCER.active() and self.policies is not None:
+            checks = [
+                AuthRequest("sns:Publish", topic_arn, resource_policy_arn=topic_arn),
+                *topic_key_checks(self.account_id, self.region, topic_arn),
+            ]
+            try:
+                ENFORCER.authorize(self.policies.image_builder(), checks, "AuthorizationError")
+            except AccessDenied:
+                return False
+        body = message if isinstance(message, str) else json.dumps(message)
+        self.client("sns").publish(TopicArn=topic_arn, Message=body)
+        DISPATCHER.drain()
+        return True
 
     # -- Step Functions ----------------------------------------------------------------------------
 

@@ -84,7 +84,9 @@ def deliver_to_target(rule_arn: str, target: dict[str, Any], event: dict[str, An
         dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
         if not dead_letter:
             return
-        if ENFORCER.delivery("events.amazonaws.com", "sqs:SendMessage", dead_letter, rule_arn, account_id=account):
+        if ENFORCER.delivery(
+            "events.amazonaws.com", "sqs:SendMessage", dead_letter, rule_arn, account_id=account
+        ):
             return  # the queue's policy refuses EventBridge: the event is lost, as on AWS
         send_to_destination(
             dead_letter,
@@ -120,7 +122,9 @@ def _authorize_rule_target(rule_arn: str, target: dict[str, Any], account: str) 
         if principal is None:
             raise DeliveryRefused(f"the rule's target {arn} has no role EventBridge could assume")
         try:
-            ENFORCER.authorize(principal, [AuthRequest("states:StartExecution", arn)], "AccessDeniedException")
+            ENFORCER.authorize(
+                principal, [AuthRequest("states:StartExecution", arn)], "AccessDeniedException"
+            )
         except AccessDenied as denied:
             raise DeliveryRefused(denied.message) from denied
 

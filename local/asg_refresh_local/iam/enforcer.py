@@ -169,7 +169,9 @@ class Enforcer:
         usage_dir = os.environ.get(ENV_USAGE_DIR)
         if usage_dir and result == ALLOWED:
             path = Path(usage_dir) / f"usage-{os.getpid()}.jsonl"
-            line = json.dumps({"principal": principal, "action": request.action, "resource": request.resource})
+            line = json.dumps(
+                {"principal": principal, "action": request.action, "resource": request.resource}
+            )
             with self._lock, path.open("a") as out:
                 out.write(line + "\n")
 
@@ -192,7 +194,10 @@ def denial_message(principal: str, request: AuthRequest, result: str) -> str:
         if result == "ExplicitlyDenied"
         else f"because no identity-based policy allows the {request.action} action"
     )
-    return f"User: {principal} is not authorized to perform: {request.action} on resource: {request.resource} {reason}"
+    return (
+        f"User: {principal} is not authorized to perform: {request.action} "
+        f"on resource: {request.resource} {reason}"
+    )
 
 
 #: The process-wide enforcer the moto patches consult.

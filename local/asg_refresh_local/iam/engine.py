@@ -68,7 +68,8 @@ class PolicyEngine:
     def _ask(self, simulation: dict[str, Any]) -> dict[str, Any]:
         process = self._started()
         self._next_id += 1
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         process.stdin.write(json.dumps({"id": self._next_id, "simulation": simulation}) + "\n")
         process.stdin.flush()
         line = process.stdout.readline()

@@ -97,7 +97,8 @@ def _sign_step_functions_tasks_as_their_role() -> None:
             from botocore.credentials import Credentials
 
             key = access_key_for(str(role_arn))
-            client._request_signer._credentials = Credentials(key, "local-" + key.lower(), "local-session")
+            signer = client._request_signer  # type: ignore[attr-defined]
+            signer._credentials = Credentials(key, "local-" + key.lower(), "local-session")
         return client
 
     # Import the task modules first, so that each is rebound below.
@@ -110,12 +111,20 @@ def _sign_step_functions_tasks_as_their_role() -> None:
 
     rebound = 0
     for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+        if (
+            name.startswith("moto.stepfunctions.parser")
+            and getattr(module, "boto_client_for", None) is original
+        ):
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
             rebound += 1
     # The aws-sdk, Lambda, SNS and Step Functions task modules must be among them, or their
     # tasks would go unchecked.
-    for module in (lambda_eval_utils, state_task_service_aws_sdk, state_task_service_sfn, state_task_service_sns):
+    for module in (
+        lambda_eval_utils,
+        state_task_service_aws_sdk,
+        state_task_service_sfn,
+        state_task_service_sns,
+    ):
         if getattr(module, "boto_client_for", None) is not boto_client_for:
             raise RuntimeError(f"{module.__name__} no longer imports boto_client_for: IAM patch out of date")
     if rebound == 0:

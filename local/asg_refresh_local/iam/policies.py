@@ -139,7 +139,9 @@ class PolicySet:
 
     def image_builder(self) -> Principal:
         arn = f"arn:aws:iam::{self.account_id}:role/{IMAGE_BUILDER_ROLE_NAME}"
-        return Principal("ImageBuilder", arn, (("AWSServiceRolePolicyForImageBuilder", IMAGE_BUILDER_ROLE_POLICY),))
+        return Principal(
+            "ImageBuilder", arn, (("AWSServiceRolePolicyForImageBuilder", IMAGE_BUILDER_ROLE_POLICY),)
+        )
 
 
 def translate(template: Template) -> dict[str, Any]:
@@ -289,10 +291,14 @@ def _resource_policies(resources: dict[str, Any], resolver: Resolver, policies: 
             )
         elif kind == "AWS::Lambda::Permission":
             function = str(resolver.resolve(props["FunctionName"]))
-            arn = function if function.startswith("arn:") else (
-                f"arn:aws:lambda:{policies.region}:{policies.account_id}:function:{function}"
+            arn = (
+                function
+                if function.startswith("arn:")
+                else (f"arn:aws:lambda:{policies.region}:{policies.account_id}:function:{function}")
             )
-            statements.setdefault(arn, []).append(_permission_statement(logical_id, arn, resolver.resolve(props)))
+            statements.setdefault(arn, []).append(
+                _permission_statement(logical_id, arn, resolver.resolve(props))
+            )
         elif kind == "AWS::Events::Rule":
             rule_arn = str(resolver.lookup(logical_id, "Arn"))
             for target in props.get("Targets") or []:

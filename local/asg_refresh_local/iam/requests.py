@@ -86,9 +86,9 @@ class RequestView:
         return [str(v) for k, v in sorted(self._query.items()) if pattern.match(k)]
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
-        return (
-            f"arn:aws:{service}:{self.region if region else ''}:{self.account_id if account else ''}:{resource}"
-        )
+        where = self.region if region else ""
+        owner = self.account_id if account else ""
+        return f"arn:aws:{service}:{where}:{owner}:{resource}"
 
 
 def tag_context(service: str, tags: dict[str, str]) -> dict[str, str | list[str]]:

@@ -41,7 +41,7 @@ def _launch_template(view: RequestView, template_id: str | None, name: str | Non
             return backend.get_launch_template(template_id)
         if name:
             return backend.get_launch_template_by_name(name)
-    except Exception:  # noqa: BLE001 - a missing template is the service's error to report
+    except Exception:
         return None
     return None
 
@@ -50,7 +50,9 @@ def _launch_template_request(view: RequestView, action: str, template: Any, miss
     if template is None:
         return AuthRequest(action, view.arn("ec2", f"launch-template/{missing or '*'}"))
     return AuthRequest(
-        action, view.arn("ec2", f"launch-template/{template.id}"), tag_context("ec2", _ec2_tags(view, template.id))
+        action,
+        view.arn("ec2", f"launch-template/{template.id}"),
+        tag_context("ec2", _ec2_tags(view, template.id)),
     )
 
 
@@ -72,7 +74,7 @@ def _use_launch_template(view: RequestView, prefix: str) -> list[AuthRequest]:
     if template is not None:
         try:
             data = template.get_version(view.get(f"{prefix}.Version") or "$Default").data
-        except Exception:  # noqa: BLE001 - an unknown version is the service's error
+        except Exception:
             data = {}
         image = data.get("ImageId")
         if image:
@@ -82,7 +84,9 @@ def _use_launch_template(view: RequestView, prefix: str) -> list[AuthRequest]:
     if data.get("TagSpecifications"):
         for kind in ("instance", "volume"):
             checks.append(
-                AuthRequest("ec2:CreateTags", view.arn("ec2", f"{kind}/*"), {"ec2:CreateAction": "RunInstances"})
+                AuthRequest(
+                    "ec2:CreateTags", view.arn("ec2", f"{kind}/*"), {"ec2:CreateAction": "RunInstances"}
+                )
             )
     profile = data.get("IamInstanceProfile") or {}
     for role_arn in _instance_profile_roles(view, profile):
@@ -158,22 +162,22 @@ def sns(view: RequestView) -> list[AuthRequest]:
     arn = str(view.get("TopicArn") or view.get("TargetArn") or "*")
     checks = [AuthRequest(view.iam_action, arn, resource_policy_arn=arn, denial_code="AuthorizationError")]
     if view.operation == "Publish":
-        checks += _topic_key_checks(view, arn)
+        checks += topic_key_checks(view.account_id, view.region, arn)
     return checks
 
 
-def _topic_key_checks(view: RequestView, topic_arn: str) -> list[AuthRequest]:
+def topic_key_checks(account_id: str, region: str, topic_arn: str) -> list[AuthRequest]:
     """Publishing to an encrypted topic: SNS uses the publisher's permissions on the key."""
     from moto.sns.models import sns_backends
 
-    topic = sns_backends[view.account_id][view.region].topics.get(topic_arn)
+    topic = sns_backends[account_id][region].topics.get(topic_arn)
     key = getattr(topic, "kms_master_key_id", None) if topic is not None else None
     if not key:
         return []
-    key_arn = _key_arn(view, str(key))
+    key_arn = _key_arn(account_id, region, str(key))
     context: dict[str, str | list[str]] = {
-        "kms:ViaService": f"sns.{view.region}.amazonaws.com",
-        "kms:CallerAccount": view.account_id,
+        "kms:ViaService": f"sns.{region}.amazonaws.com",
+        "kms:CallerAccount": account_id,
     }
     return [
         AuthRequest(
@@ -188,17 +192,17 @@ def _topic_key_checks(view: RequestView, topic_arn: str) -> list[AuthRequest]:
     ]
 
 
-def _key_arn(view: RequestView, key: str) -> str:
+def _key_arn(account_id: str, region: str, key: str) -> str:
     if key.startswith("arn:"):
         return key
     from moto.kms.models import kms_backends
 
-    backend = kms_backends[view.account_id][view.region]
+    backend = kms_backends[account_id][region]
     found = backend.keys.get(key)
     if found is None and key.startswith("alias/"):
         target = backend.get_key_id_from_alias(key)
         found = backend.keys.get(target) if target else None
-    return str(found.arn) if found is not None else view.arn("kms", f"key/{key}")
+    return str(found.arn) if found is not None else f"arn:aws:kms:{region}:{account_id}:key/{key}"
 
 
 def dynamodb(view: RequestView) -> list[AuthRequest]:
@@ -215,7 +219,8 @@ def dynamodb(view: RequestView) -> list[AuthRequest]:
                 tables.append(str(operation["TableName"]))
     index = view.get("IndexName")
     resources = [
-        view.arn("dynamodb", f"table/{t}" + (f"/index/{index}" if index else "")) for t in dict.fromkeys(tables)
+        view.arn("dynamodb", f"table/{t}" + (f"/index/{index}" if index else ""))
+        for t in dict.fromkeys(tables)
     ]
     return [AuthRequest(view.iam_action, r) for r in resources] or [AuthRequest(view.iam_action, "*")]
 
