@@ -48,21 +48,33 @@ class Fleet:
         mixed_instance_types: list[str] | None = None,
         tags: dict[str, str] | None = None,
         warmup: int = 60,
+        template_opted_in: bool | None = None,
+        shares: str | None = None,
+        by_name: bool = False,
     ) -> dict[str, Any]:
+        """A group on its own launch template ``<name>-lt``, tagged with the opt-in tag when the
+        group is (``template_opted_in`` overrides that), or on the launch template of the group
+        ``shares`` names. ``version`` may be ``$Latest``/``$Default``; ``by_name`` refers to the
+        template by name instead of id."""
         ec2, autoscaling = self.client("ec2"), self.client("autoscaling")
-        # An opted-in group's launch template carries the opt-in tag too: the stack may write
-        # versions only of tagged templates.
-        tag_specifications = (
-            [{"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}]
-            if opted_in
-            else []
+        if shares:
+            named = [f"{shares}-lt"]
+            template = ec2.describe_launch_templates(LaunchTemplateNames=named)["LaunchTemplates"][0]
+        else:
+            tagged = opted_in if template_opted_in is None else template_opted_in
+            opt_in = [
+                {"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}
+            ]
+            template = ec2.create_launch_template(
+                LaunchTemplateName=f"{name}-lt",
+                LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+                TagSpecifications=opt_in if tagged else [],
+            )["LaunchTemplate"]
+        spec = (
+            {"LaunchTemplateName": template["LaunchTemplateName"], "Version": version}
+            if by_name
+            else {"LaunchTemplateId": template["LaunchTemplateId"], "Version": version}
         )
-        template = ec2.create_launch_template(
-            LaunchTemplateName=f"{name}-lt",
-            LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
-            TagSpecifications=tag_specifications,
-        )["LaunchTemplate"]
-        spec = {"LaunchTemplateId": template["LaunchTemplateId"], "Version": version}
         all_tags = dict(tags or {})
         if opted_in:
             all_tags[OPT_IN_TAG[0]] = OPT_IN_TAG[1]
@@ -134,5 +146,6 @@ class Fleet:
         return list(answer["InstanceRefreshes"])
 
     def launch_template_versions(self, group: str) -> list[dict[str, Any]]:
+        """The versions of the launch template ``group`` created (``<group>-lt``)."""
         answer = self.client("ec2").describe_launch_template_versions(LaunchTemplateName=f"{group}-lt")
         return sorted(answer["LaunchTemplateVersions"], key=lambda v: v["VersionNumber"])

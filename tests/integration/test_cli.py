@@ -196,3 +196,23 @@ def test_approve_and_reject_need_a_waiting_gate(cli: Any) -> None:
     code, text = cli("reject", "--token", "not-a-token")
     assert code == 1
     assert "error:" in text
+
+
+def test_plan_shows_the_launch_template_refusals(cli: Any, fleet: Fleet) -> None:
+    old, new = fleet.image("cli-lt-1"), fleet.image("cli-lt-2")
+    fleet.group("cli-shared", old, size=1)
+    fleet.group("cli-shared-legacy", old, size=1, opted_in=False, shares="cli-shared", version="$Latest")
+    fleet.group("cli-untagged", old, size=1, template_opted_in=False)
+    try:
+        code, plan = cli("plan", "--image-id", new, "--groups", "cli-shared", "cli-untagged", "--json")
+
+        assert code == 0, plan
+        assert plan["groups"] == []
+        skipped = {item["group"]: item for item in plan["skipped"]}
+        assert skipped["cli-shared"]["code"] == "SHARED_LAUNCH_TEMPLATE"
+        assert "cli-shared-legacy ($Latest, not opted in)" in skipped["cli-shared"]["reason"]
+        assert skipped["cli-untagged"]["code"] == "LAUNCH_TEMPLATE_NOT_OPTED_IN"
+        assert fleet.launch_template_versions("cli-shared")[-1]["VersionNumber"] == 1
+    finally:
+        for name in ("cli-shared", "cli-shared-legacy", "cli-untagged"):
+            fleet.client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)

@@ -46,6 +46,26 @@ class ImageRejectedError(AsgRefreshError):
     code = "IMAGE_REJECTED"
 
 
+class ImageParameterNotAllowedError(ImageRejectedError):
+    """The image parameter is outside the allowed prefix (and not a golden-AMI parameter): it is
+    refused before it is read, so a deploy message cannot make the product read any parameter."""
+
+    code = "IMAGE_PARAMETER_NOT_ALLOWED"
+
+
+class LaunchTemplateNotOptedInError(AsgRefreshError):
+    """The group's launch template lacks the opt-in tag, so the product may not version it."""
+
+    code = "LAUNCH_TEMPLATE_NOT_OPTED_IN"
+
+
+class SharedLaunchTemplateError(AsgRefreshError):
+    """A new version of the group's launch template would move other groups (outside the
+    deployment, or not opted in) that follow its $Latest or $Default version."""
+
+    code = "SHARED_LAUNCH_TEMPLATE"
+
+
 class RefreshConflictError(AsgRefreshError):
     """Another instance refresh, towards a different configuration, is active on the group."""
 

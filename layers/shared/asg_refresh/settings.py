@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import RefreshPreferences
 
-_CSV_FIELDS = ("allowed_image_owners", "default_alarm_names")
+_CSV_FIELDS = ("allowed_image_owners", "default_alarm_names", "golden_ami_parameter_names")
+_PARAMETER_PATH = r"^[a-zA-Z0-9_.\-/]+$"
 
 
 class Settings(BaseModel):
@@ -26,6 +27,14 @@ class Settings(BaseModel):
     source_tag_key: Annotated[str, Field(min_length=1, max_length=128)] = "asg-refresh:source"
     #: Account ids whose AMIs may be rolled out; "self" is the account the function runs in.
     allowed_image_owners: list[str] = Field(default_factory=lambda: ["self"])
+    #: A deploy message's ``image_parameter`` must start with this (end it with "/"); anything
+    #: else is refused before it is read. The golden-AMI parameters are always allowed.
+    allowed_image_parameter_prefix: Annotated[
+        str, Field(min_length=1, max_length=2048, pattern=_PARAMETER_PATH)
+    ] = "/asg-refresh/"
+    golden_ami_parameter_names: list[Annotated[str, Field(max_length=2048, pattern=_PARAMETER_PATH)]] = Field(
+        default_factory=lambda: ["/asg-refresh/golden-ami"]
+    )
     default_preferences: RefreshPreferences = Field(
         default_factory=lambda: RefreshPreferences(
             min_healthy_percentage=90, auto_rollback=True, skip_matching=True, instance_warmup=300
@@ -78,6 +87,8 @@ _ENV_NAMES = {
     "alarm_tag_key": "ALARM_TAG_KEY",
     "source_tag_key": "SOURCE_TAG_KEY",
     "allowed_image_owners": "ALLOWED_IMAGE_OWNERS",
+    "allowed_image_parameter_prefix": "ALLOWED_IMAGE_PARAMETER_PREFIX",
+    "golden_ami_parameter_names": "GOLDEN_AMI_PARAMETER_NAMES",
     "default_preferences": "DEFAULT_PREFERENCES",
     "default_alarm_names": "DEFAULT_ALARM_NAMES",
     "default_gates": "DEFAULT_GATES",

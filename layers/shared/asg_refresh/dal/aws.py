@@ -21,6 +21,7 @@ from asg_refresh.errors import (
     AwsUnavailableError,
     LimitExceededError,
 )
+from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
 AwsItem = dict[str, Any]
 
@@ -97,6 +98,12 @@ class AwsGateway:
             )
         return found
 
+    def all_groups(self) -> list[AwsItem]:
+        """Every Auto Scaling group of the region (DescribeAutoScalingGroups, paged)."""
+        return list(
+            self._pages("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups", MaxRecords=100)
+        )
+
     def groups_with_tags(self, tags: dict[str, str]) -> list[AwsItem]:
         filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
         return list(
@@ -134,15 +141,45 @@ class AwsGateway:
         filters = [{"Name": "tag:Ec2ImageBuilderArn", "Values": [image_builder_arn]}]
         return list(self.call("ec2", "describe_images", Filters=filters).get("Images", []))
 
-    def get_parameter(self, name: str) -> str | None:
+    def get_parameter(self, name: str) -> ParameterRecord | None:
+        """The parameter, never decrypted: a SecureString's value is not even kept."""
         try:
-            return str(self.call("ssm", "get_parameter", Name=name)["Parameter"]["Value"])
+            found = self.call("ssm", "get_parameter", Name=name, WithDecryption=False)["Parameter"]
         except AwsRequestError as error:
             if error.context.get("aws_code") == "ParameterNotFound":
                 return None
             raise
+        kind = str(found.get("Type", ""))
+        return ParameterRecord(
+            name=str(found.get("Name", name)),
+            type=kind,
+            data_type=found.get("DataType"),
+            value=None if kind == "SecureString" else found.get("Value"),
+        )
 
     # --- Launch templates ----------------------------------------------------------------
+    def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
+        """The templates with these ids and these names, tags included: one call for up to 200
+        of each. (Called with neither, DescribeLaunchTemplates would list every template.)"""
+        found: list[AwsItem] = []
+        for key, values in (("LaunchTemplateIds", ids), ("LaunchTemplateNames", names)):
+            unique = list(dict.fromkeys(values))
+            for start in range(0, len(unique), 200):
+                found += self._pages(
+                    "ec2",
+                    "describe_launch_templates",
+                    "LaunchTemplates",
+                    **{key: unique[start : start + 200]},
+                )
+        return [
+            LaunchTemplateRecord(
+                id=item["LaunchTemplateId"],
+                name=item["LaunchTemplateName"],
+                tags={tag["Key"]: tag.get("Value", "") for tag in item.get("Tags", [])},
+            )
+            for item in found
+        ]
+
     def launch_template_version(self, template: AwsItem, version: str) -> AwsItem:
         selector = _template_selector(template)
         versions = self.call("ec2", "describe_launch_template_versions", Versions=[version], **selector)[

@@ -2,24 +2,62 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.errors import ImageRejectedError
-from asg_refresh.models.deploy import ImageSource
+from asg_refresh.errors import ImageParameterNotAllowedError, ImageRejectedError
+from asg_refresh.models.deploy import DeployRequest, ImageSource, TriggerKind
+from asg_refresh.models.resources import ParameterRecord
 from asg_refresh.settings import Settings
 
+#: As the deploy message's ``image_id`` (``models.deploy.ImageId``).
+AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}")
 
-def resolve_image_id(source: ImageSource, aws: AwsGateway) -> str:
+
+def parameter_allowed(name: str, trigger: TriggerKind, settings: Settings) -> bool:
+    """Whether the product may read ``name`` to learn an AMI id: under the allowed prefix, or a
+    golden-AMI parameter. A Parameter Store Change trigger names a golden parameter by
+    construction: only the GoldenAmiParameterChanged rule delivers it, and PutEvents refuses
+    ``aws.*`` sources, so nobody can forge one on the bus."""
+    if any(part in {".", ".."} for part in name.split("/")):
+        return False
+    return (
+        trigger == "ssm-parameter"
+        or name in settings.golden_ami_parameter_names
+        or name.startswith(settings.allowed_image_parameter_prefix)
+    )
+
+
+def image_id_in(parameter: ParameterRecord | None, name: str) -> str:
+    """The AMI id a parameter holds. Whatever it holds otherwise is never repeated, in a message
+    or a log: a parameter that is not an AMI id may be a secret."""
+    if parameter is None:
+        raise ImageRejectedError(f"parameter {name} does not exist")
+    if parameter.type == "SecureString" or parameter.value is None:
+        raise ImageRejectedError(
+            f"parameter {name} is a SecureString, not a plain AMI parameter (it was not decrypted): "
+            "keep the AMI id in a String parameter"
+        )
+    value = parameter.value.get_secret_value().strip()
+    if parameter.type != "String" or not AMI_ID.fullmatch(value):
+        raise ImageRejectedError(f"parameter {name} (Type {parameter.type}) does not hold an AMI id")
+    return value
+
+
+def resolve_image_id(source: ImageSource, trigger: TriggerKind, aws: AwsGateway, settings: Settings) -> str:
     if source.image_id:
         return source.image_id
     if source.parameter_name:
-        value = aws.get_parameter(source.parameter_name)
-        if not value:
-            raise ImageRejectedError(f"parameter {source.parameter_name} does not exist or is empty")
-        if not value.startswith("ami-"):
-            raise ImageRejectedError(f"parameter {source.parameter_name} holds {value[:40]!r}, not an AMI id")
-        return value.strip()
+        name = source.parameter_name
+        if not parameter_allowed(name, trigger, settings):
+            raise ImageParameterNotAllowedError(
+                f"parameter {name} may not name the image: only parameters under "
+                f"{settings.allowed_image_parameter_prefix} (ALLOWED_IMAGE_PARAMETER_PREFIX) and the "
+                "golden-AMI parameters may",
+                parameter=name,
+            )
+        return image_id_in(aws.get_parameter(name), name)
     assert source.image_builder_arn
     images = [i for i in aws.images_built_by(source.image_builder_arn) if i.get("State") == "available"]
     if not images:
@@ -40,10 +78,10 @@ def check_image(image_id: str, image: dict[str, Any] | None, allowed_owners: set
         )
 
 
-def checked_image_id(source: ImageSource, aws: AwsGateway, settings: Settings) -> str:
-    """The AMI ``source`` names, once it is known to exist, be available and come from an
+def checked_image_id(request: DeployRequest, aws: AwsGateway, settings: Settings) -> str:
+    """The AMI the request names, once it is known to exist, be available and come from an
     allowed owner ("self" being the account this runs in)."""
-    image_id = resolve_image_id(source, aws)
+    image_id = resolve_image_id(request.image, request.trigger, aws, settings)
     owners = {aws.account_id() if owner == "self" else owner for owner in settings.allowed_image_owners}
     check_image(image_id, aws.describe_image(image_id), owners)
     return image_id

@@ -40,11 +40,18 @@ LAUNCH_SECONDS = 60
 
 
 def plan_deployment(
-    request: DeployRequest, aws: AwsGateway, settings: Settings, launch_seconds: int = LAUNCH_SECONDS
+    request: DeployRequest,
+    aws: AwsGateway,
+    settings: Settings,
+    launch_seconds: int = LAUNCH_SECONDS,
+    *,
+    each_group_alone: bool = False,
 ) -> DeployPlan:
-    """The plan of ``request``. Reads only: no launch template version, no refresh, no watcher."""
-    image_id = checked_image_id(request.image, aws, settings)
-    targets, skipped = select_groups(request, aws, settings)
+    """The plan of ``request``. Reads only: no launch template version, no refresh, no watcher.
+    The groups StartRefresh would refuse are skipped with the same code and reason;
+    ``each_group_alone`` judges shared launch templates as a rollout starts groups, one by one."""
+    image_id = checked_image_id(request, aws, settings)
+    targets, skipped = select_groups(request, aws, settings, each_group_alone=each_group_alone)
     preferences = request.preferences.merged_over(settings.default_preferences)
     plans: list[GroupPlan] = []
     for group in targets:
@@ -274,7 +281,7 @@ def dry_run(message: RolloutMessage, aws: AwsGateway, settings: Settings) -> Dep
     Reads only, like :func:`plan_deployment`."""
     rollout = plan_rollout(message, "dry-run", aws, settings)
     request = request_from_message(rollout.message, "dry-run", "deploy")
-    plan = plan_deployment(request, aws, settings)
+    plan = plan_deployment(request, aws, settings, each_group_alone=True)
     seconds = {group.group: group.estimated_seconds for group in plan.groups}
     waves = [
         WavePlan(

@@ -57,8 +57,10 @@ def plan_rollout(
 ) -> RolloutPlan:
     """Resolve the image and the fleet once, and cut the fleet into waves."""
     request = request_from_message(message, rollout_id, "deploy")
-    image_id = checked_image_id(request.image, aws, settings)
-    targets, skipped = select_groups(request, aws, settings)
+    image_id = checked_image_id(request, aws, settings)
+    # Each group is started alone (one StartWaveGroup call each), so it is judged alone: a group
+    # sharing a launch template with a later wave's group on $Latest would move that one early.
+    targets, skipped = select_groups(request, aws, settings, each_group_alone=True)
     waves, unclaimed = plan_waves(targets, message.waves)
     if not waves:
         reasons = "; ".join(f"{item.group}: {item.reason}" for item in skipped + unclaimed)

@@ -9,6 +9,7 @@ towards the same image.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from asg_refresh.errors import (
     AsgRefreshError,
     GroupNotFoundError,
     GroupNotOptedInError,
+    LaunchTemplateNotOptedInError,
     NoTargetGroupsError,
     RefreshConflictError,
+    SharedLaunchTemplateError,
 )
 from asg_refresh.logic import groups as group_facts
+from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.models.deploy import DeployRequest
@@ -48,14 +52,28 @@ T = TypeVar("T")
 def start_deployment(
     request: DeployRequest, aws: AwsGateway, settings: Settings, now: datetime
 ) -> StartResult:
-    image_id = checked_image_id(request.image, aws, settings)
+    image_id = checked_image_id(request, aws, settings)
 
     targets, skipped = select_groups(request, aws, settings)
     result = StartResult(
         id=request.deployment_id, created_at=now, trigger=request.trigger, image_id=image_id, skipped=skipped
     )
+    # Targets sharing a launch template have their versions read before any is created: a sharer
+    # following $Latest would otherwise read the version made for another, find it on the image
+    # already and be skipped as up to date, its instances never replaced.
+    sharers = _sharing_a_template(targets)
+    read_first = dict(
+        zip(
+            [group["AutoScalingGroupName"] for group in sharers],
+            _in_parallel(sharers, lambda group: _current_version(group, aws)),
+            strict=True,
+        )
+    )
     for started in _in_parallel(
-        targets, lambda group: _refresh_or_skip(group, image_id, request, aws, settings)
+        targets,
+        lambda group: _refresh_or_skip(
+            group, image_id, request, aws, settings, read_first.get(group["AutoScalingGroupName"])
+        ),
     ):
         if isinstance(started, SkippedGroup):
             result.skipped.append(started)
@@ -86,11 +104,34 @@ def _in_parallel(groups: list[dict[str, Any]], work: Callable[[dict[str, Any]], 
         return list(pool.map(work, groups))
 
 
+def _sharing_a_template(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The targets whose launch template another target also uses."""
+
+    def key(group: dict[str, Any]) -> str:
+        spec = group_facts.launch_template_of(group) or {}
+        return str(spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName"))
+
+    users = Counter(key(group) for group in targets)
+    return [group for group in targets if users[key(group)] > 1]
+
+
+def _current_version(group: dict[str, Any], aws: AwsGateway) -> dict[str, Any]:
+    """The launch template version the group runs now (``$Default`` when it names none)."""
+    template = group_facts.launch_template_of(group)
+    assert template is not None
+    return aws.launch_template_version(template, template.get("Version") or "$Default")
+
+
 def _refresh_or_skip(
-    group: dict[str, Any], image_id: str, request: DeployRequest, aws: AwsGateway, settings: Settings
+    group: dict[str, Any],
+    image_id: str,
+    request: DeployRequest,
+    aws: AwsGateway,
+    settings: Settings,
+    current: dict[str, Any] | None = None,
 ) -> StartedRefresh | SkippedGroup:
     try:
-        return refresh_group(group, image_id, request, aws, settings)
+        return refresh_group(group, image_id, request, aws, settings, current)
     except (RefreshConflictError, AlreadyUpToDateError) as error:
         return SkippedGroup(group=group["AutoScalingGroupName"], code=error.code, reason=error.message)
 
@@ -108,18 +149,27 @@ def _raise_for(skipped: list[SkippedGroup]) -> None:
         GroupNotFoundError.code: GroupNotFoundError,
         GroupNotOptedInError.code: GroupNotOptedInError,
         RefreshConflictError.code: RefreshConflictError,
+        LaunchTemplateNotOptedInError.code: LaunchTemplateNotOptedInError,
+        SharedLaunchTemplateError.code: SharedLaunchTemplateError,
     }
     error_type = errors.get(codes.pop(), NoTargetGroupsError) if len(codes) == 1 else NoTargetGroupsError
     raise error_type(reasons, skipped=[item.model_dump() for item in skipped])
 
 
 def select_groups(
-    request: DeployRequest, aws: AwsGateway, settings: Settings
+    request: DeployRequest, aws: AwsGateway, settings: Settings, *, each_group_alone: bool = False
 ) -> tuple[list[dict[str, Any]], list[SkippedGroup]]:
-    """The opted-in groups the request targets, and the others with the reason each is skipped."""
+    """The opted-in groups the request targets, and the others with the reason each is skipped.
+
+    The region's groups are described once (one paged scan per invocation, whatever the number of
+    groups): the same scan selects the targets and finds who else uses their launch templates.
+    ``each_group_alone``: see :func:`launch_template_refusals`.
+    """
+    fleet = aws.all_groups()
     skipped: list[SkippedGroup] = []
     if request.groups:
-        found = aws.describe_groups(request.groups)
+        wanted = set(request.groups)
+        found = [group for group in fleet if group["AutoScalingGroupName"] in wanted]
         known = {group["AutoScalingGroupName"] for group in found}
         skipped += [
             SkippedGroup(group=name, code=GroupNotFoundError.code, reason="no such Auto Scaling group")
@@ -127,7 +177,12 @@ def select_groups(
             if name not in known
         ]
     else:
-        found = aws.groups_with_tags(request.tags or {settings.opt_in_tag_key: settings.opt_in_tag_value})
+        selector = request.tags or {settings.opt_in_tag_key: settings.opt_in_tag_value}
+        found = [
+            group
+            for group in fleet
+            if all(group_facts.tag_value(group, key) == value for key, value in selector.items())
+        ]
     targets = []
     source_key = request.image.source_key
     for group in found:
@@ -144,7 +199,18 @@ def select_groups(
             skipped.append(SkippedGroup(group=name, code="NO_LAUNCH_TEMPLATE", reason=reason))
         else:
             targets.append(group)
-    return targets, skipped
+    if not targets:
+        return targets, skipped
+    ids, names = lt_rules.templates_to_describe(targets)
+    refused = lt_rules.launch_template_refusals(
+        targets,
+        fleet,
+        aws.describe_launch_templates(ids, names),
+        (settings.opt_in_tag_key, settings.opt_in_tag_value),
+        each_group_alone=each_group_alone,
+    )
+    skipped += [refused[g["AutoScalingGroupName"]] for g in targets if g["AutoScalingGroupName"] in refused]
+    return [g for g in targets if g["AutoScalingGroupName"] not in refused], skipped
 
 
 @dataclass(frozen=True)
@@ -163,8 +229,15 @@ class _GroupDeploy:
 
 
 def refresh_group(
-    group: dict[str, Any], image_id: str, request: DeployRequest, aws: AwsGateway, settings: Settings
+    group: dict[str, Any],
+    image_id: str,
+    request: DeployRequest,
+    aws: AwsGateway,
+    settings: Settings,
+    current: dict[str, Any] | None = None,
 ) -> StartedRefresh:
+    """Start the group's refresh onto a new numbered version of its launch template, made from
+    ``current`` (the version it runs, read here unless given)."""
     gates = request.gates.merged_over(settings.default_gates)
     alarms = alarm_names_for(
         group, [*request.alarms, *gates.alarms], settings.alarm_tag_key, settings.default_alarm_names
@@ -175,7 +248,7 @@ def refresh_group(
     active = group_facts.active_refresh(aws.describe_refreshes(deploy.name))
     if active:
         return _attach(deploy, active, aws, settings)
-    current = aws.launch_template_version(template, template.get("Version") or "$Default")
+    current = current or _current_version(group, aws)
     template_id = str(current["LaunchTemplateId"])
     if current["LaunchTemplateData"].get("ImageId") == image_id:
         raise AlreadyUpToDateError(f"its launch template already uses {image_id}", group=deploy.name)

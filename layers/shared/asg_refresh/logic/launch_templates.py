@@ -1,0 +1,176 @@
+"""Whether a group's launch template may be given a new version.
+
+Two rules, checked before any version is created:
+
+* **The launch template is opted in** too: it carries the opt-in tag, as the group does. The IAM
+  policy allows CreateLaunchTemplateVersion and DeleteLaunchTemplateVersions only on such
+  templates, so a group whose template lacks it is refused here, with the tag to add, rather than
+  failing with AccessDenied half-way.
+* **Nobody else floats on it.** A new version becomes the template's ``$Latest`` at once, so
+  every group following ``$Latest`` of it moves onto the new image at its next launch, with no
+  refresh, no watcher and no gate; ``$Default`` moves the moment someone makes the new version
+  the default. Such a group is fine inside the deployment (it is refreshed too), but not outside
+  it, and never when it is not opted in. A group pinned to a numbered version is never moved, so
+  it is safe to share a template with.
+
+A group refers to its template by id or by name, in ``LaunchTemplate`` or in its
+``MixedInstancesPolicy`` (including per-override templates); all of them count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from asg_refresh.errors import LaunchTemplateNotOptedInError, SharedLaunchTemplateError
+from asg_refresh.logic import groups as group_facts
+from asg_refresh.models.resources import LaunchTemplateRecord
+from asg_refresh.models.results import SkippedGroup
+
+FLOATING_VERSIONS = frozenset({"$Latest", "$Default"})
+#: Followers named in a refusal; the rest are counted (a dead letter's attribute holds 1,000 characters).
+LISTED_FOLLOWERS = 10
+
+
+def template_specs(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every launch template specification of the group: its own, and its overrides'."""
+    own = group_facts.launch_template_of(group)
+    if own:
+        yield own
+    mixed = (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
+    for override in mixed.get("Overrides") or []:
+        if override.get("LaunchTemplateSpecification"):
+            yield dict(override["LaunchTemplateSpecification"])
+
+
+def refers_to(spec: dict[str, Any], template: LaunchTemplateRecord) -> bool:
+    """Whether ``spec`` names ``template``, by id or (when it carries no id) by name."""
+    if spec.get("LaunchTemplateId"):
+        return bool(spec["LaunchTemplateId"] == template.id)
+    return bool(spec.get("LaunchTemplateName")) and spec.get("LaunchTemplateName") == template.name
+
+
+def version_followed(spec: dict[str, Any]) -> str:
+    """The version a specification follows; AWS takes a missing one as ``$Default``."""
+    return str(spec.get("Version") or "$Default")
+
+
+def template_of(group: dict[str, Any], templates: list[LaunchTemplateRecord]) -> LaunchTemplateRecord | None:
+    spec = group_facts.launch_template_of(group)
+    return next((t for t in templates if spec and refers_to(spec, t)), None)
+
+
+def templates_to_describe(groups: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The ids, and the names of templates known by name only, of the groups' own templates."""
+    ids: list[str] = []
+    names: list[str] = []
+    for group in groups:
+        spec = group_facts.launch_template_of(group) or {}
+        if spec.get("LaunchTemplateId"):
+            ids.append(str(spec["LaunchTemplateId"]))
+        elif spec.get("LaunchTemplateName"):
+            names.append(str(spec["LaunchTemplateName"]))
+    return ids, names
+
+
+def launch_template_refusals(
+    targets: list[dict[str, Any]],
+    fleet: list[dict[str, Any]],
+    templates: list[LaunchTemplateRecord],
+    opt_in: tuple[str, str],
+    *,
+    each_group_alone: bool = False,
+) -> dict[str, SkippedGroup]:
+    """The target groups whose launch template may not be versioned, by group name.
+
+    ``fleet`` is every group of the region (one DescribeAutoScalingGroups scan). The deployment is
+    the targets not refused; refusing one can expose another that shares its template, so this
+    runs until nothing changes. ``each_group_alone`` judges every target as a deployment of its
+    own, as a rollout starts them (one group per StartWaveGroup call).
+    """
+    key, value = opt_in
+    refused: dict[str, SkippedGroup] = {}
+    for group in targets:
+        name = group["AutoScalingGroupName"]
+        template = template_of(group, templates)
+        if template is None:
+            refused[name] = _missing(group)
+        elif template.tags.get(key) != value:
+            refused[name] = _not_opted_in(name, template, key, value)
+    while True:
+        deployment = {g["AutoScalingGroupName"] for g in targets} - set(refused)
+        newly = {}
+        for group in targets:
+            name = group["AutoScalingGroupName"]
+            if name in refused:
+                continue
+            template = template_of(group, templates)
+            assert template is not None
+            members = {name} if each_group_alone else deployment
+            followers = _floating_followers(template, fleet, members, opt_in)
+            if followers:
+                newly[name] = _shared(name, template, followers)
+        if not newly:
+            return refused
+        refused |= newly
+
+
+def _floating_followers(
+    template: LaunchTemplateRecord,
+    fleet: list[dict[str, Any]],
+    deployment: set[str],
+    opt_in: tuple[str, str],
+) -> list[str]:
+    """The groups a new version of ``template`` would move and that this deployment does not
+    refresh, each with the version it follows and why it counts."""
+    followers = []
+    for group in fleet:
+        name = group["AutoScalingGroupName"]
+        floating = sorted(
+            {version_followed(s) for s in template_specs(group) if refers_to(s, template)} & FLOATING_VERSIONS
+        )
+        if not floating:
+            continue
+        if not group_facts.is_opted_in(group, *opt_in):
+            followers.append(f"{name} ({'/'.join(floating)}, not opted in)")
+        elif name not in deployment:
+            followers.append(f"{name} ({'/'.join(floating)}, not in this deployment)")
+    return followers
+
+
+def _shared(group: str, template: LaunchTemplateRecord, followers: list[str]) -> SkippedGroup:
+    listed = ", ".join(followers[:LISTED_FOLLOWERS])
+    more = len(followers) - LISTED_FOLLOWERS
+    if more > 0:
+        listed += f" and {more} more"
+    return SkippedGroup(
+        group=group,
+        code=SharedLaunchTemplateError.code,
+        reason=(
+            f"launch template {template.name} ({template.id}) is shared with groups that follow its "
+            f"$Latest or $Default version: {listed}; a new version would move them onto the new image "
+            "unwatched. Pin those groups to a numbered version of the template (or give them their "
+            "own launch template), then deploy again"
+        ),
+    )
+
+
+def _not_opted_in(group: str, template: LaunchTemplateRecord, key: str, value: str) -> SkippedGroup:
+    return SkippedGroup(
+        group=group,
+        code=LaunchTemplateNotOptedInError.code,
+        reason=(
+            f"its launch template {template.name} ({template.id}) lacks the opt-in tag {key}={value}: "
+            "tag the launch template too (not only the group) so that asg-refresh may create versions of it"
+        ),
+    )
+
+
+def _missing(group: dict[str, Any]) -> SkippedGroup:
+    spec = group_facts.launch_template_of(group) or {}
+    named = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName") or "?"
+    return SkippedGroup(
+        group=group["AutoScalingGroupName"],
+        code="NO_LAUNCH_TEMPLATE",
+        reason=f"its launch template {named} does not exist",
+    )

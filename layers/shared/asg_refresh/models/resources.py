@@ -1,0 +1,29 @@
+"""Typed records of the AWS resources logic reads, as the data-access layer returns them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class LaunchTemplateRecord(BaseModel):
+    """A launch template as DescribeLaunchTemplates describes it (which, unlike
+    DescribeLaunchTemplateVersions, includes its tags)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ParameterRecord(BaseModel):
+    """An SSM parameter read without decryption. ``value`` is a :class:`SecretStr`, so that no
+    repr, log line or error message can show it by accident; it is None for a SecureString, whose
+    (encrypted) value is never kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: str = Field(description="String, StringList or SecureString")
+    data_type: str | None = Field(default=None, description="text or aws:ec2:image")
+    value: SecretStr | None = None
