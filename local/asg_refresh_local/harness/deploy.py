@@ -58,6 +58,14 @@ _CREATED_LATE = (
         "AWS::Serverless::LayerVersion",
     }
 )
+#: Not created in moto, but not skipped either: asg_refresh_local.iam evaluates them.
+_EVALUATED_BY_IAM = {
+    "AWS::SQS::QueuePolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::Lambda::Permission",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+}
 _CREATED_EARLY = {
     "AWS::KMS::Key",
     "AWS::KMS::Alias",
@@ -303,7 +311,8 @@ class Deployer:
                 self._create_early(logical_id)
             elif kind not in _CREATED_EARLY and kind not in _CREATED_LATE:
                 self._identify(logical_id)
-                self.result.skipped.append(f"{logical_id} ({kind})")
+                if kind not in _EVALUATED_BY_IAM:
+                    self.result.skipped.append(f"{logical_id} ({kind})")
         for logical_id in self._of_types(_FUNCTIONS):
             self._create_function(logical_id)
         for logical_id in self._of_types({"AWS::Lambda::EventInvokeConfig"}):
