@@ -57,7 +57,8 @@ def test_image_builder_sns_notification(app: LocalApp, fleet: Fleet, images: tup
     fleet.group("web", old, size=2)
     message = load_event("imagebuilder_sns", {SAMPLE_IMAGE_ID: new})["Records"][0]["Sns"]["Message"]
 
-    app.client("sns").publish(TopicArn=app.physical_id("DeployTopic"), Message=message)
+    # Image Builder publishes as its service-linked role, through the topic key's policy.
+    assert app.publish_as_image_builder("DeployTopic", message) is True
 
     assert started_groups(app) == ["web"]
     assert fleet.refreshes("web")[0]["Status"] in {"Pending", "InProgress"}
