@@ -31,7 +31,9 @@ def role(app: LocalApp, logical_id: str) -> Principal:
     return principal
 
 
-def replace_principal(app: LocalApp, principal: Principal, policies: list[tuple[str, dict[str, Any]]]) -> None:
+def replace_principal(
+    app: LocalApp, principal: Principal, policies: list[tuple[str, dict[str, Any]]]
+) -> None:
     assert app.policies is not None
     app.policies.principals[principal.role_arn] = Principal(
         principal.role_logical_id, principal.role_arn, tuple(policies)
@@ -225,7 +227,9 @@ def test_without_the_redrive_statement_the_message_is_lost(
     fleet.group("web", old, size=2)
     function_arn = app.attribute("StartRefreshFunction", "Arn")
     without_statement(app, function_arn, lambda s: s["Principal"] != {"Service": "sns.amazonaws.com"})
-    without_statement(app, app.attribute("DeadLetterQueue", "Arn"), lambda s: s.get("Sid") != "DeployTopicRedrive")
+    without_statement(
+        app, app.attribute("DeadLetterQueue", "Arn"), lambda s: s.get("Sid") != "DeployTopicRedrive"
+    )
 
     app.client("sns").publish(
         TopicArn=app.physical_id("DeployTopic"), Message=json.dumps({"image_id": new, "groups": ["web"]})
@@ -305,3 +309,36 @@ def test_a_watcher_denied_its_poll_fails_with_the_name_aws_gives(
     ]
     assert "AutoScaling.AutoScalingException" in failures
     assert any(d.request.action == "autoscaling:DescribeInstanceRefreshes" for d in ENFORCER.denials())
+
+
+def test_a_rollout_requested_on_the_bus_starts_through_the_rules_role(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str]
+) -> None:
+    old, new = images
+    fleet.group("web", old, size=1)
+    request = {"image_id": new, "preferences": {"MinHealthyPercentage": 0, "InstanceWarmup": 0}}
+
+    app.put_events(
+        [{"Source": "asg-refresh.deploy", "DetailType": "ASG Rollout Requested", "Detail": request}]
+    )
+    [execution] = app.executions("RolloutWavesStateMachine")
+    finished = app.wait_for_execution(execution["executionArn"], timeout=120)
+
+    assert finished["status"] == "SUCCEEDED", finished
+    assert fleet.instance_images("web") == [new]
+
+
+def test_without_its_rules_role_the_rollout_request_is_dead_lettered(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str]
+) -> None:
+    old, new = images
+    fleet.group("web", old, size=1)
+    revoke(app, "RolloutWavesStateMachineRolloutRequestedRole", "states:StartExecution")
+
+    app.put_events(
+        [{"Source": "asg-refresh.deploy", "DetailType": "ASG Rollout Requested", "Detail": {"image_id": new}}]
+    )
+
+    assert app.executions("RolloutWavesStateMachine") == []
+    [dead] = app.dead_letters("DeadLetterQueue")
+    assert dead["MessageAttributes"]["TARGET_ARN"] == app.physical_id("RolloutWavesStateMachine")

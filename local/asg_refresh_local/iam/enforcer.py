@@ -84,6 +84,10 @@ class Enforcer:
     def use(self, policies: PolicySet | None) -> None:
         self.policies = policies
         self.decisions.clear()
+        usage_dir = os.environ.get(ENV_USAGE_DIR)
+        if usage_dir and policies is not None:
+            grants = {p.role_logical_id: [doc for _, doc in p.policies] for p in policies.principals.values()}
+            Path(usage_dir, f"grants-{os.getpid()}.json").write_text(json.dumps(grants))
 
     # -- principals --------------------------------------------------------------------------------
 
