@@ -189,7 +189,9 @@ class LocalServer:
         CLOCK.set_time_scale(0.0)
 
     def description(self) -> dict[str, Any]:
-        """The endpoint and every deployed physical name (printed by ``local serve``)."""
+        """The endpoint, every deployed physical name, whether IAM is enforced (``local serve``)."""
+        from asg_refresh_local.iam import ENFORCER
+
         assert self.app is not None
         return {
             "endpoint_url": self.endpoint_url,
@@ -199,6 +201,7 @@ class LocalServer:
             "functions": {k: spec.name for k, spec in self.app.functions.items()},
             "outputs": self.app.outputs,
             "skipped": self.app.skipped_resources,
+            "iam": ENFORCER.status(),
         }
 
     def env_vars(self) -> dict[str, dict[str, str]]:

@@ -68,6 +68,10 @@ def run(args: argparse.Namespace, console: Console | None = None) -> tuple[int, 
     )
     scenarios = build_scenarios(keys, args.groups, args.size, preferences)
     view: LiveView | PlainView = LiveView(console, speed) if live else PlainView(console)
+    from asg_refresh_local.iam import ENFORCER
+
+    enforced = "are enforced" in ENFORCER.status()
+    console.print(f"[{'green' if enforced else 'yellow'}]{ENFORCER.status()}[/]")
     results: list[ScenarioResult] = []
     started = time.monotonic()
     with _quiet_handlers(args.verbose):
