@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from asg_refresh_local.moto_patches import patch_object
+
 _installed = False
 
 
@@ -94,6 +96,25 @@ def install_ec2_extras() -> None:
             }
         )
 
+    original_describe_templates = EC2Response.describe_launch_templates
+
+    def describe_launch_templates(self: Any) -> Any:
+        # AWS returns every template asked for by id or name (MaxResults is refused with them);
+        # moto cuts the answer to 15 without a NextToken.
+        asked = self._get_param("LaunchTemplateIds") or self._get_param("LaunchTemplateNames")
+        if asked and self._get_param("MaxResults") is None:
+            self.params["MaxResults"] = len(asked)  # moto parsed the request with botocore's model
+        return original_describe_templates(self)
+
+    patch_object(
+        EC2Response,
+        "describe_launch_templates",
+        describe_launch_templates,
+        kind="wrap",
+        why="templates asked for by id or name are all returned, not the first 15",
+        owner=__name__,
+    )
+
     original_describe = LaunchTemplateBackend.describe_launch_template_versions
 
     def describe_launch_template_versions(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -106,8 +127,36 @@ def install_ec2_extras() -> None:
         live = [v for v in self.versions if not getattr(v, "deleted", False)]
         return live[-1] if live else original_latest(self)
 
-    EC2Response.create_launch_template_version = create_launch_template_version  # type: ignore[method-assign]
-    EC2Response.delete_launch_template_versions = delete_launch_template_versions  # type: ignore[attr-defined]
-    LaunchTemplateBackend.describe_launch_template_versions = describe_launch_template_versions  # type: ignore[method-assign]
-    LaunchTemplate.latest_version = latest_version  # type: ignore[method-assign]
+    patch_object(
+        EC2Response,
+        "create_launch_template_version",
+        create_launch_template_version,
+        kind="wrap",
+        why="a version deleted with DeleteLaunchTemplateVersions is not reused by number",
+        owner=__name__,
+    )
+    patch_object(
+        EC2Response,
+        "delete_launch_template_versions",
+        delete_launch_template_versions,
+        kind="add",
+        why="moto 5.2.5 has no DeleteLaunchTemplateVersions (StartRefresh deletes an unused version)",
+        owner=__name__,
+    )
+    patch_object(
+        LaunchTemplateBackend,
+        "describe_launch_template_versions",
+        describe_launch_template_versions,
+        kind="wrap",
+        why="deleted versions are not described",
+        owner=__name__,
+    )
+    patch_object(
+        LaunchTemplate,
+        "latest_version",
+        latest_version,
+        kind="wrap",
+        why="$Latest skips deleted versions",
+        owner=__name__,
+    )
     _installed = True

@@ -18,6 +18,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 
 from asg_refresh_local.clock import CLOCK
+from asg_refresh_local.moto_patches import patch_object
 
 from . import engine, events, moto_ops
 from .models import InstanceConfig
@@ -34,7 +35,14 @@ def install() -> None:
         if _installed:
             return
         for name, handler in HANDLERS.items():
-            setattr(AutoScalingResponse, name, handler)
+            patch_object(
+                AutoScalingResponse,
+                name,
+                handler,
+                kind="add",
+                why="instance refresh, which moto does not implement",
+                owner=__name__,
+            )
         _wrap_call_action()
         _wrap_group_writes()
         _wrap_group_launches()
@@ -81,7 +89,14 @@ def _wrap_call_action() -> None:
             # Start, Cancel and Rollback queue events; send them now that the lock is free.
             events.deliver(state)
 
-    AutoScalingResponse.call_action = call_action  # type: ignore[method-assign]
+    patch_object(
+        AutoScalingResponse,
+        "call_action",
+        call_action,
+        kind="wrap",
+        why="the emulation catches up, injects faults and delivers its events on every request",
+        owner=__name__,
+    )
 
 
 def _wrap_group_writes() -> None:
@@ -97,7 +112,14 @@ def _wrap_group_writes() -> None:
                 group.default_instance_warmup = int(warmup)  # type: ignore[attr-defined]
             return result
 
-        setattr(AutoScalingResponse, name, wrapper)
+        patch_object(
+            AutoScalingResponse,
+            name,
+            wrapper,
+            kind="wrap",
+            why="the group keeps DefaultInstanceWarmup, which moto ignores",
+            owner=__name__,
+        )
 
 
 def _wrap_group_launches() -> None:
@@ -125,7 +147,14 @@ def _wrap_group_launches() -> None:
                         s.instance.instance_type,
                     )
 
-    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace  # type: ignore[method-assign]
+    patch_object(
+        FakeAutoScalingGroup,
+        "replace_autoscaling_group_instances",
+        replace,
+        kind="wrap",
+        why="moto's own scale-outs remember their launch template version",
+        owner=__name__,
+    )
 
 
 def _patch_instance_launch_template() -> None:
@@ -143,4 +172,11 @@ def _patch_instance_launch_template() -> None:
             "Version": str(config.version),
         }
 
-    InstanceState.launch_template = property(launch_template)  # type: ignore[method-assign,assignment]
+    patch_object(
+        InstanceState,
+        "launch_template",
+        property(launch_template),
+        kind="replace",
+        why="DescribeAutoScalingGroups shows each instance's own template version",
+        owner=__name__,
+    )

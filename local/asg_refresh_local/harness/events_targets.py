@@ -21,6 +21,7 @@ from asg_refresh_local.harness.delivery import DISPATCHER, invoke_async, send_to
 from asg_refresh_local.harness.lambda_routing import REGISTRY
 from asg_refresh_local.iam.enforcer import ENFORCER, AccessDenied
 from asg_refresh_local.iam.requests import AuthRequest
+from asg_refresh_local.moto_patches import patch_object
 
 _HANDLED_SERVICES = {"lambda", "states", "sns"}
 _installed = False
@@ -248,6 +249,20 @@ def install() -> None:
         event = _sns_lambda_event(self, message, message_id, subject, message_attributes)
         DISPATCHER.submit(lambda: invoke_async(spec, event))
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
-    Subscription.publish = publish  # type: ignore[method-assign, assignment]
+    patch_object(
+        Rule,
+        "send_to_targets",
+        send_to_targets,
+        kind="wrap",
+        why="Lambda, Step Functions and SNS targets delivered (moto raises); disabled rules silent",
+        owner=__name__,
+    )
+    patch_object(
+        Subscription,
+        "publish",
+        publish,
+        kind="wrap",
+        why="SNS to Lambda gets a realistic SNS event, through the function's permission",
+        owner=__name__,
+    )
     _installed = True

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from asg_refresh_local.harness import environment
+from asg_refresh_local.moto_patches import patch_object
 
 #: Handlers share module state (Powertools' cold-start flag, cached clients), so invocations run
 #: one at a time (re-entrant for nested calls).
@@ -241,7 +242,14 @@ def install() -> None:
         self.save_logs(logs)
         return payload, errored, logs
 
-    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    patch_object(
+        LambdaFunction,
+        "_invoke_lambda",
+        _invoke_lambda,
+        kind="wrap",
+        why="template functions run their handler in-process (no Docker)",
+        owner=__name__,
+    )
 
     # With ``use_docker: False`` moto's simple backend echoes the payload without reaching
     # ``_invoke_lambda``: send the template's functions down the full path.
@@ -272,5 +280,12 @@ def install() -> None:
             response_headers["x-amz-function-error"] = "Unhandled"  # an exception, as AWS reports it
         return payload
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    patch_object(
+        LambdaSimpleBackend,
+        "invoke",
+        invoke,
+        kind="wrap",
+        why="with use_docker False, template functions still run (moto only echoes)",
+        owner=__name__,
+    )
     _installed = True

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
-from asg_refresh_local import moto_extras
+from asg_refresh_local import moto_extras, moto_patches
 from asg_refresh_local.harness import asl_cache, events_targets, lambda_routing, stepfunctions_patches
 from asg_refresh_local.iam import moto_hooks as iam_hooks
 
@@ -33,6 +34,9 @@ def install_all(*, emulation: bool = True) -> None:
     _virtual_time_for_handlers()
     if emulation:
         install_emulation()
+    # Every patch must still be in place; a moto other than the one they were read against warns.
+    for warning in moto_patches.verify():
+        warnings.warn(warning, stacklevel=2)
 
 
 def _virtual_time_for_handlers() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from asg_refresh_local.harness import sfn_errors
 from asg_refresh_local.harness.wait_scheduler import SCHEDULER
+from asg_refresh_local.moto_patches import patch_object
 
 _installed = False
 
@@ -115,8 +116,22 @@ def _patch_waits() -> None:
             raise FailureEventException(self._create_failure_event(env, text))
         SCHEDULER.sleep_until(_execution_id(env), parsed.replace(tzinfo=UTC), env.is_running)
 
-    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-    Timestamp._eval_body = _timestamp_eval_body  # type: ignore[method-assign]
+    patch_object(
+        WaitFunction,
+        "_wait_interval",
+        _wait_interval,
+        kind="replace",
+        why="Wait states wait on the virtual clock",
+        owner=__name__,
+    )
+    patch_object(
+        Timestamp,
+        "_eval_body",
+        _timestamp_eval_body,
+        kind="replace",
+        why="Timestamp waits run on the virtual clock",
+        owner=__name__,
+    )
 
 
 def _patch_retrier() -> None:
@@ -141,7 +156,14 @@ def _patch_retrier() -> None:
         wait_virtual(env, float(env.stack.pop()))
         env.stack.append(RetrierOutcome.Executed)
 
-    RetrierDecl._eval_body = _eval_body  # type: ignore[method-assign]
+    patch_object(
+        RetrierDecl,
+        "_eval_body",
+        _eval_body,
+        kind="replace",
+        why="Retry back-off sleeps on the virtual clock",
+        owner=__name__,
+    )
 
 
 def _patch_aws_sdk() -> None:
@@ -171,8 +193,22 @@ def _patch_aws_sdk() -> None:
         )
         return self._get_task_failure_event(env=env, error=error, cause=cause)
 
-    sdk_task._eval_service_task = _eval_service_task  # type: ignore[method-assign]
-    sdk_task._from_error = _from_error  # type: ignore[method-assign]
+    patch_object(
+        sdk_task,
+        "_eval_service_task",
+        _eval_service_task,
+        kind="wrap",
+        why="aws-sdk task results made JSON-safe (datetimes as AWS writes them)",
+        owner=__name__,
+    )
+    patch_object(
+        sdk_task,
+        "_from_error",
+        _from_error,
+        kind="replace",
+        why="aws-sdk task errors named as Step Functions names them",
+        owner=__name__,
+    )
 
 
 def _patch_optimised_errors() -> None:
@@ -224,7 +260,14 @@ def _patch_termination() -> None:
         finally:
             SCHEDULER.notify()
 
-    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    patch_object(
+        BaseExecutionWorkerCommunication,
+        "terminated",
+        terminated,
+        kind="wrap",
+        why="an execution's end wakes the virtual-time scheduler",
+        owner=__name__,
+    )
 
 
 #: moto modules that imported ``extract_json`` by name (patched in each).
@@ -260,7 +303,14 @@ def _patch_json_path() -> None:
     for module_name in _JSON_PATH_USERS:
         module = importlib.import_module(module_name)
         if getattr(module, "extract_json", None) is original:
-            module.extract_json = extract_json  # type: ignore[attr-defined]
+            patch_object(
+                module,
+                "extract_json",
+                extract_json,
+                kind="rebind",
+                why="a definite path through an index gives the value, as on AWS",
+                owner=__name__,
+            )
 
 
 #: Terminal errors that AWS never lets ``States.ALL`` catch or retry.
@@ -279,7 +329,14 @@ def _patch_states_all() -> None:
         if matched_by_wildcard and getattr(error_name, "error_name", None) in _TERMINAL_ERRORS:
             env.stack[-1] = False
 
-    ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
+    patch_object(
+        ErrorEqualsDecl,
+        "_eval_body",
+        _eval_body,
+        kind="wrap",
+        why="States.ALL does not catch States.Runtime, as on AWS",
+        owner=__name__,
+    )
 
 
 #: moto modules whose ``datetime.datetime.now(tz=...)`` stamps executions and their history.
@@ -311,7 +368,14 @@ def _patch_dates() -> None:
     for module_name in _DATED_MODULES:
         module = importlib.import_module(module_name)
         if getattr(module, "datetime", None) is datetime_module:
-            module.datetime = virtual  # type: ignore[attr-defined]
+            patch_object(
+                module,
+                "datetime",
+                virtual,
+                kind="rebind",
+                why="execution and history timestamps on the virtual clock",
+                owner=__name__,
+            )
 
 
 #: The execution whose Map or Parallel state this thread evaluates.
@@ -391,7 +455,14 @@ def _patch_map() -> None:
     # classes (moto does not start child executions): both kinds are counted alike.
     for component in (inline.InlineIterationComponent, distributed.DistributedIterationComponent):
         component._eval_body = _knowing_the_execution(component._eval_body)  # type: ignore[method-assign]
-    inline.InlineIterationComponent._launch_worker = _launch_worker  # type: ignore[method-assign]
+    patch_object(
+        inline.InlineIterationComponent,
+        "_launch_worker",
+        _launch_worker,
+        kind="wrap",
+        why="Map iterations are counted by the virtual-time scheduler",
+        owner=__name__,
+    )
     for worker in (iteration.IterationWorker, distributed_worker.DistributedItemProcessorWorker):
         worker.eval = counted_until_done(worker.eval)  # type: ignore[method-assign]
     job.JobPool.await_jobs = _waiting_for_workers(job.JobPool.await_jobs)  # type: ignore[method-assign]
@@ -417,8 +488,22 @@ def _patch_parallel() -> None:
     decl._eval_body = _knowing_the_execution(decl._eval_body)  # type: ignore[method-assign]
     pool = branches_decl.BranchWorkerPool
     pool.wait = _waiting_for_workers(pool.wait)  # type: ignore[method-assign]
-    branch_worker.BranchWorker.start = start  # type: ignore[method-assign]
-    branch_worker.BranchWorker._thread_routine = _thread_routine  # type: ignore[method-assign]
+    patch_object(
+        branch_worker.BranchWorker,
+        "start",
+        start,
+        kind="wrap",
+        why="Parallel branches are counted by the virtual-time scheduler",
+        owner=__name__,
+    )
+    patch_object(
+        branch_worker.BranchWorker,
+        "_thread_routine",
+        _thread_routine,
+        kind="wrap",
+        why="Parallel branches are counted by the virtual-time scheduler",
+        owner=__name__,
+    )
 
 
 def _patch_task_token_timeouts() -> None:
@@ -460,9 +545,30 @@ def _patch_task_token_timeouts() -> None:
         original_interrupt(self)
         SCHEDULER.notify()
 
-    task_class._eval_wait_for_task_token = _eval_wait_for_task_token  # type: ignore[method-assign]
-    CallbackEndpoint.notify = notify  # type: ignore[method-assign]
-    CallbackEndpoint.interrupt_all = interrupt_all  # type: ignore[method-assign]
+    patch_object(
+        task_class,
+        "_eval_wait_for_task_token",
+        _eval_wait_for_task_token,
+        kind="wrap",
+        why="waitForTaskToken timeouts run on the virtual clock as passive waits",
+        owner=__name__,
+    )
+    patch_object(
+        CallbackEndpoint,
+        "notify",
+        notify,
+        kind="wrap",
+        why="a task token's answer wakes the scheduler",
+        owner=__name__,
+    )
+    patch_object(
+        CallbackEndpoint,
+        "interrupt_all",
+        interrupt_all,
+        kind="wrap",
+        why="a stopped execution's callbacks wake the scheduler",
+        owner=__name__,
+    )
 
 
 def _patch_sfn_integration() -> None:
@@ -484,4 +590,11 @@ def _patch_sfn_integration() -> None:
             for key in [key for key in parameters if key[:1].isupper()]:
                 parameters[key[0].lower() + key[1:]] = parameters.pop(key)
 
-    sfn_task._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    patch_object(
+        sfn_task,
+        "_normalise_parameters",
+        _normalise_parameters,
+        kind="wrap",
+        why="states:startExecution takes AWS's parameter names",
+        owner=__name__,
+    )

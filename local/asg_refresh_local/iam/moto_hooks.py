@@ -17,6 +17,7 @@ from asg_refresh_local.iam.enforcer import ENFORCER, AccessDenied
 from asg_refresh_local.iam.policies import access_key_for
 from asg_refresh_local.iam.requests import RequestView
 from asg_refresh_local.iam.resources import requests_for
+from asg_refresh_local.moto_patches import patch_object
 
 _ACCESS_KEY = re.compile(r"Credential=([A-Z0-9]{16,128})/")
 #: The error each service returns when IAM denies a request.
@@ -80,7 +81,14 @@ def install() -> None:
         headers["status"] = "403"
         return 403, headers, body
 
-    BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    patch_object(
+        BaseResponse,
+        "call_action",
+        call_action,
+        kind="wrap",
+        why="IAM and resource policies evaluated before moto answers a role's request",
+        owner=__name__,
+    )
     _sign_step_functions_tasks_as_their_role()
     _installed = True
 
@@ -115,7 +123,14 @@ def _sign_step_functions_tasks_as_their_role() -> None:
             name.startswith("moto.stepfunctions.parser")
             and getattr(module, "boto_client_for", None) is original
         ):
-            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+            patch_object(
+                module,
+                "boto_client_for",
+                boto_client_for,
+                kind="rebind",
+                why="Step Functions tasks sign with the execution role's credentials",
+                owner=__name__,
+            )
             rebound += 1
     # The aws-sdk, Lambda, SNS and Step Functions task modules must be among them, or their
     # tasks would go unchecked.
