@@ -2,6 +2,8 @@
 
 The state machine waits on the task token (``.waitForTaskToken``) until someone answers with
 ``asg-refresh approve|reject`` (SendTaskSuccess / SendTaskFailure) or the gate's timeout passes.
+The token stays in the audit table under a random approval id; the notification names only the id
+(``logic/approvals.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from asg_refresh import timeutil
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.errors import AsgRefreshError
 from asg_refresh.invocation import success
+from asg_refresh.logic.approvals import ask_for_approval
 from asg_refresh.models.approval import ApprovalRequest
 from asg_refresh.observability import logger, metrics, tracer
 from asg_refresh.settings import Settings
@@ -26,23 +31,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = Settings.current()
     aws = AwsGateway(settings.region)
     request = parse(event=event, model=ApprovalRequest)
-    if settings.audit_table:
-        AuditStore(aws, settings.audit_table).record_approval_request(request)
-    if settings.notifications_topic_arn:
-        aws.publish(
-            settings.notifications_topic_arn,
-            f"asg-refresh: approve {request.group} at {request.checkpoint}%?",
-            {
-                "kind": "approval-request",
-                "group": request.group,
-                "refresh_id": request.refresh_id,
-                "deployment_id": request.deployment_id,
-                "image_id": request.image_id,
-                "checkpoint": request.checkpoint,
-                "approve": f"asg-refresh approve {request.refresh_id}",
-                "reject": f"asg-refresh reject {request.refresh_id} --reason '...'",
-                "task_token": request.token,
-            },
-        )
-    logger.info("approval requested", extra={"group": request.group, "checkpoint": request.checkpoint})
-    return success({"requested": True})
+    if not settings.audit_table:
+        # The token would be kept nowhere: nobody could answer, and silence rolls back anyway.
+        raise AsgRefreshError("AUDIT_TABLE is not set: an approval could not be answered")
+    topic = settings.notifications_topic_arn
+    pending = ask_for_approval(
+        request,
+        settings.allowed_approvers,
+        AuditStore(aws, settings.audit_table),
+        (lambda subject, message: aws.publish(topic, subject, message)) if topic else None,
+        timeutil.now(),
+    )
+    logger.info(
+        "approval requested",
+        extra={"group": request.group, "checkpoint": request.checkpoint, "approval_id": pending.approval_id},
+    )
+    return success({"requested": True, "approval_id": pending.approval_id})

@@ -143,6 +143,36 @@ def test_unreachable_rule_target_goes_to_the_rule_dead_letter_queue(app: LocalAp
     assert dead["MessageAttributes"]["RULE_ARN"] == app.attribute("WatchStateMachineStarted", "Arn")
 
 
+def test_a_schedule_rule_fires_when_asked_with_the_scheduled_event(app: LocalApp) -> None:
+    # put_events never fires a schedule rule (it has no pattern); the harness fires it on request
+    app.put_events([{"Source": "fixture.anything", "DetailType": "Ignored", "Detail": {}}])
+    assert app.invocations("RecordFunction") == []
+
+    event = app.fire_schedule("RecordFunctionHourly")
+
+    [invocation] = app.invocations("RecordFunction")
+    assert invocation.event == event
+    assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})
+    assert event["resources"] == [app.attribute("RecordFunctionHourly", "Arn")]
+    targets = app.client("events").list_targets_by_rule(Rule=app.physical_id("RecordFunctionHourly"))[
+        "Targets"
+    ]
+    assert targets[0]["DeadLetterConfig"]["Arn"] == app.attribute("RuleDeadLetters", "Arn")
+    assert targets[0]["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 300}
+
+
+def test_a_schedule_that_cannot_reach_its_function_dead_letters_the_event(app: LocalApp) -> None:
+    app.client("lambda").delete_function(FunctionName=app.function_name("RecordFunction"))
+
+    event = app.fire_schedule("RecordFunctionHourly")
+
+    assert app.invocations("RecordFunction") == []
+    [dead] = app.dead_letters("RuleDeadLetters")
+    assert dead["Body"] == event
+    assert dead["MessageAttributes"]["RULE_ARN"] == app.attribute("RecordFunctionHourly", "Arn")
+    assert dead["MessageAttributes"]["TARGET_ARN"] == app.attribute("RecordFunction", "Arn")
+
+
 def test_messages_records_what_a_topic_received(app: LocalApp) -> None:
     app.record_topic("EventsTopic")
     app.client("sns").publish(TopicArn=app.physical_id("EventsTopic"), Message=json.dumps({"a": 1}))

@@ -49,3 +49,13 @@ def as_entry(event: dict[str, Any]) -> dict[str, Any]:
         "Detail": json.dumps(event["detail"]),
         "Resources": event["resources"],
     }
+
+
+def approvals(app: LocalApp, refresh_id: str) -> list[Any]:
+    """The manual approvals a refresh asked for, from the audit table (``PendingApproval``s,
+    task tokens included), oldest first."""
+    from asg_refresh.dal.audit import AuditStore
+    from asg_refresh.dal.aws import AwsGateway
+
+    store = AuditStore(AwsGateway(app.region), app.physical_id("AuditTable"))
+    return sorted(store.approvals_of(refresh_id), key=lambda approval: approval.requested_at)

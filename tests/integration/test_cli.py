@@ -193,9 +193,9 @@ def test_approve_and_reject_need_a_waiting_gate(cli: Any) -> None:
     code, text = cli("approve", "no-such-refresh")
     assert code == 1
     assert "not waiting for an approval" in text
-    code, text = cli("reject", "--token", "not-a-token")
+    code, text = cli("reject", "--approval-id", "not-an-approval-id")
     assert code == 1
-    assert "error:" in text
+    assert "error: no approval not-an-approval-id" in text
 
 
 def test_plan_shows_the_launch_template_refusals(cli: Any, fleet: Fleet) -> None:

@@ -16,7 +16,7 @@ from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.fleet import Fleet
 from asg_refresh_local.harness import LocalApp
 from asg_refresh_local.harness.wait_scheduler import SCHEDULER
-from tests.integration.conftest import outcomes
+from tests.integration.conftest import approvals, outcomes
 
 PREFS = {"MinHealthyPercentage": 50, "InstanceWarmup": 60, "AlarmSpecification": {"Alarms": []}}
 
@@ -216,6 +216,10 @@ def _approval_requests(app: LocalApp) -> list[dict[str, Any]]:
     return [m for m in messages if m.get("kind") == "approval-request"]
 
 
+def _waits(execution_arn: str) -> bool:
+    return any(execution == execution_arn for execution, _ in SCHEDULER.waiting())
+
+
 def _deploy_with_approval_at_half(app: LocalApp, fleet: Fleet) -> tuple[str, str, dict[str, Any]]:
     """A group of four on an old image, and a deployment that asks a person at 50 %, for at
     most an hour: (old image, new image, the started refresh)."""
@@ -231,14 +235,15 @@ def _deploy_with_approval_at_half(app: LocalApp, fleet: Fleet) -> tuple[str, str
     return old, new, started
 
 
-def _answer_approval(app: LocalApp, approve: bool) -> threading.Thread:
-    """A person, on another thread: waits for the approval request and answers it."""
+def _answer_approval(app: LocalApp, refresh_id: str, approve: bool) -> threading.Thread:
+    """A person, on another thread: waits for the approval request and answers it with the task
+    token kept in the audit table (the notification only names the approval)."""
     sfn = app.client("stepfunctions")
     done = threading.Event()
 
     def person() -> None:
         while not done.is_set():
-            tokens = [r["task_token"] for r in _approval_requests(app)]
+            tokens = [a.token for a in approvals(app, refresh_id)] if _approval_requests(app) else []
             if tokens:
                 if approve:
                     sfn.send_task_success(
@@ -263,7 +268,7 @@ def test_manual_approval_at_a_checkpoint(
 ) -> None:
     old, new, started = _deploy_with_approval_at_half(app, fleet)
 
-    person = _answer_approval(app, approve)
+    person = _answer_approval(app, started["refresh_id"], approve)
     with SCHEDULER.driving():
         person.join(timeout=60)
     execution = app.wait_for_execution(started["execution_arn"])
@@ -284,7 +289,8 @@ def test_an_approval_nobody_answers_times_out_on_the_virtual_clock_and_rolls_bac
     old, _, started = _deploy_with_approval_at_half(app, fleet)
     asked = threading.Event()
     with SCHEDULER.driving():
-        while not _approval_requests(app):
+        # Asked, and waiting for its token (so that the hour below counts from the wait's start)
+        while not (_approval_requests(app) and _waits(started["execution_arn"])):
             asked.wait(0.01)
 
     # When nobody answers and the hour passes (virtually: the clock never jumps to an approval's
@@ -298,4 +304,5 @@ def test_an_approval_nobody_answers_times_out_on_the_virtual_clock_and_rolls_bac
     assert fleet.instance_images("web") == [old] * 4
     outcome = outcomes(app)[-1]
     assert outcome["failed_gate"]["gate"] == "manual-approval"
-    assert "not approved by nobody: States.Timeout" in outcome["failed_gate"]["summary"]
+    summary = outcome["failed_gate"]["summary"]
+    assert "not approved: nobody answered before the gate timed out (States.Timeout)" in summary

@@ -100,3 +100,21 @@ class DeploymentInProgressError(AsgRefreshError):
 
     code = "DEPLOYMENT_IN_PROGRESS"
     retryable = True
+
+
+class ApprovalNotFoundError(AsgRefreshError):
+    """No approval of that id, or the refresh never asked for one."""
+
+    code = "APPROVAL_NOT_FOUND"
+
+
+class ApprovalNotPendingError(AsgRefreshError):
+    """The approval was decided already, or nothing waits for it any more (timed out, ended)."""
+
+    code = "APPROVAL_NOT_PENDING"
+
+
+class ApproverNotAllowedError(AsgRefreshError):
+    """The caller's identity is not on the approval's list of allowed approvers."""
+
+    code = "APPROVER_NOT_ALLOWED"

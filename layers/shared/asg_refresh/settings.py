@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import RefreshPreferences
 
-_CSV_FIELDS = ("allowed_image_owners", "default_alarm_names", "golden_ami_parameter_names")
+_CSV_FIELDS = (
+    "allowed_image_owners",
+    "default_alarm_names",
+    "golden_ami_parameter_names",
+    "allowed_approvers",
+)
 _PARAMETER_PATH = r"^[a-zA-Z0-9_.\-/]+$"
 
 
@@ -46,12 +51,24 @@ class Settings(BaseModel):
     notifications_topic_arn: str | None = None
     min_poll_seconds: int = Field(default=15, ge=1, le=3600)
     max_poll_seconds: int = Field(default=300, ge=1, le=3600)
+    #: Who may decide a manual approval: IAM/STS ARNs or ARN patterns with ``*``; empty = anyone
+    #: who may call SendTaskSuccess. Kept with each pending approval, checked by the CLI.
+    allowed_approvers: list[str] = Field(default_factory=list)
 
     @field_validator(*_CSV_FIELDS, mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_approvers")
+    @classmethod
+    def _arns_only(cls, value: list[str]) -> list[str]:
+        # A typo must not turn into "nobody may approve" silently, nor into "anyone may".
+        wrong = [item for item in value if not item.startswith("arn:") or len(item) > 2048]
+        if wrong:
+            raise ValueError(f"not an ARN or ARN pattern: {', '.join(wrong)}")
         return value
 
     @field_validator("default_preferences", "default_gates", mode="before")
@@ -96,6 +113,7 @@ _ENV_NAMES = {
     "notifications_topic_arn": "NOTIFICATIONS_TOPIC_ARN",
     "min_poll_seconds": "MIN_POLL_SECONDS",
     "max_poll_seconds": "MAX_POLL_SECONDS",
+    "allowed_approvers": "ALLOWED_APPROVERS",
     "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
     "idempotency_table": "IDEMPOTENCY_TABLE",
     "audit_table": "AUDIT_TABLE",

@@ -17,6 +17,7 @@ import boto3
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.harness.delivery import DISPATCHER
 from asg_refresh_local.harness.deploy import Deployer, Deployment
+from asg_refresh_local.harness.events_targets import fire_schedule
 from asg_refresh_local.harness.lambda_routing import REGISTRY, FunctionSpec, Invocation
 from asg_refresh_local.harness.patches import install_all
 from asg_refresh_local.harness.template import Template
@@ -248,6 +249,19 @@ class LocalApp:
         self.client("sns").publish(TopicArn=topic_arn, Message=body)
         DISPATCHER.drain()
         return True
+
+    def fire_schedule(self, rule_logical_id: str) -> dict[str, Any]:
+        """Fire a schedule rule once (``<Function><Event>`` for a SAM ``Schedule`` event), as its
+        schedule would: the harness never fires schedules by itself. Its targets have run (or the
+        event is dead-lettered) when it returns; returns the "Scheduled Event" sent."""
+        from moto.events.models import events_backends
+
+        rule = events_backends[self.account_id][self.region].describe_rule(
+            self.physical_id(rule_logical_id), None
+        )
+        event = fire_schedule(rule)
+        DISPATCHER.drain()
+        return event
 
     # -- Step Functions ----------------------------------------------------------------------------
 

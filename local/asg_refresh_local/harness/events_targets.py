@@ -4,8 +4,10 @@
 * Lambda targets are invoked asynchronously (the function's retries, DLQ and OnFailure apply).
 * Step Functions targets start an execution with the (transformed) event as input.
 * SNS targets publish the event.
-* A target that cannot be reached sends the event to the target's ``DeadLetterConfig`` queue
-  with AWS's message attributes.
+* A target that cannot be reached (a Lambda function or state machine that no longer exists)
+  sends the event to the target's ``DeadLetterConfig`` queue with AWS's message attributes.
+* Schedule rules fire only when asked (:func:`fire_schedule`, ``LocalApp.fire_schedule``), with the
+  "Scheduled Event" AWS sends, through the same delivery.
 * SNS to Lambda gets a realistic SNS event (real topic ARN, attributes, virtual timestamp).
 """
 
@@ -64,11 +66,13 @@ def deliver_to_target(rule_arn: str, target: dict[str, Any], event: dict[str, An
     try:
         _authorize_rule_target(rule_arn, target, account)
         if service == "lambda":
+            from moto.awslambda.utils import get_backend
+
+            # Raises when the function no longer exists: EventBridge cannot deliver, as on AWS.
+            function = get_backend(account, region).get_function(arn)
             spec = REGISTRY.get(arn)
             if spec is None:
-                from moto.awslambda.utils import get_backend
-
-                get_backend(account, region).get_function(arn).invoke(json.dumps(payload), {}, {})
+                function.invoke(json.dumps(payload), {}, {})
             else:
                 DISPATCHER.submit(lambda: invoke_async(spec, payload))
         elif service == "states":
@@ -152,6 +156,36 @@ def _redrive(subscription: Any, message: str, attributes: dict[str, Any] | None,
             "ERROR_MESSAGE": reason[:1000],
         },
     )
+
+
+def scheduled_event(rule_arn: str) -> dict[str, Any]:
+    """The event EventBridge sends a schedule rule's targets at each tick."""
+    parts = rule_arn.split(":")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": parts[4],
+        "time": _iso(CLOCK.timestamp()),
+        "region": parts[3],
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+def fire_schedule(rule: Any) -> dict[str, Any]:
+    """Fire a moto schedule rule once, as its schedule would (a disabled rule stays silent).
+
+    Returns the event. Lambda, Step Functions and SNS targets get it as rule targets do here
+    (retries, ``DeadLetterConfig``); other targets are not delivered.
+    """
+    event = scheduled_event(rule.arn)
+    if rule.state == "ENABLED":
+        for target in rule.targets:
+            if target["Arn"].split(":")[2] in _HANDLED_SERVICES:
+                deliver_to_target(rule.arn, target, event)
+    return event
 
 
 def _sns_lambda_event(

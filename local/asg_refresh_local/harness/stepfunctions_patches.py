@@ -17,6 +17,10 @@
 * The optimised ``states:startExecution`` integration takes its parameters as AWS documents them
   (``StateMachineArn``, ``Name``, ``Input``); moto handed them to boto3 as they were, where the
   Step Functions API names them ``stateMachineArn``...
+* ``SendTaskFailure`` passes its ``cause`` on to the task's Catch, as AWS does (moto 5.2.5's
+  response handler dropped it, so a rejection's reason never reached the state machine), and, like
+  ``SendTaskSuccess``, answers ``InvalidToken`` for a token whose execution is no longer running
+  (moto's failure path looked in ended executions too, and accepted the answer).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ def install() -> None:
     _patch_map_and_parallel()
     _patch_task_token_timeouts()
     _patch_sfn_integration()
+    _patch_send_task_failure()
     _installed = True
 
 
@@ -598,3 +603,42 @@ def _patch_sfn_integration() -> None:
         why="states:startExecution takes AWS's parameter names",
         owner=__name__,
     )
+
+
+def _patch_send_task_failure() -> None:
+    import inspect
+
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.send_task_failure
+    passes_cause = "cause" in inspect.getsource(original)
+
+    def send_task_failure(self: Any) -> Any:
+        backend = self.stepfunction_backend
+        token = self._get_param("taskToken")
+        if not hasattr(backend, "_get_executions"):
+            return original(self)  # moto's plain backend: no executions run
+        running = backend._get_executions(ExecutionStatus.RUNNING)
+        if not any(_waits_for(execution, token) for execution in running):
+            raise InvalidToken()  # as SendTaskSuccess answers: the token's execution has ended
+        if passes_cause:
+            return original(self)
+        backend.send_task_failure(token, error=self._get_param("error"), cause=self._get_param("cause"))
+        return EmptyResult()
+
+    patch_object(
+        StepFunctionResponse,
+        "send_task_failure",
+        send_task_failure,
+        kind="wrap",
+        why="SendTaskFailure keeps its cause and refuses a token whose execution has ended",
+        owner=__name__,
+    )
+
+
+def _waits_for(execution: Any, token: str) -> bool:
+    worker = getattr(execution, "exec_worker", None)
+    pool = getattr(getattr(worker, "env", None), "callback_pool_manager", None)
+    return pool is not None and pool.get(token) is not None

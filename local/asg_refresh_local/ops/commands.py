@@ -14,8 +14,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from asg_refresh import timeutil
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.errors import AsgRefreshError
+from asg_refresh.logic.approvals import decide_approval, find_approval
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.logic.plan import AWS_DEFAULT_MIN_HEALTHY, dry_run, plan_deployment
 from asg_refresh.logic.triggers import request_from_message
@@ -302,21 +304,28 @@ def cmd_history(args: argparse.Namespace, conn: Connection) -> int:
 
 # --- approve / reject --------------------------------------------------------------------------
 def cmd_decide(args: argparse.Namespace, conn: Connection) -> int:
-    token = args.token
-    if not token:
-        if not args.refresh_id:
-            raise OpsError("give --token or a refresh id")
-        item = AuditStore(conn.gateway(), conn.find_audit_table(args.audit_table)).refresh(args.refresh_id)
-        token = (item or {}).get("approval_token")
-        if not token:
-            raise OpsError(f"refresh {args.refresh_id} is not waiting for an approval")
-    sfn = conn.client("stepfunctions")
-    decision = {"approved": args.command == "approve", "by": args.by, "comment": args.comment}
-    if args.command == "approve":
-        sfn.send_task_success(taskToken=token, output=json.dumps(decision))
-    else:
-        sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause=json.dumps(decision))
-    output.emit(args, decision | {"refresh_id": args.refresh_id}, f"{args.command}d")
+    """Decide a pending approval as the caller STS names (logic/approvals.py has the rules)."""
+    if not args.refresh_id and not args.approval_id:
+        raise OpsError("give a refresh id or --approval-id")
+    gateway = conn.gateway()
+    store = AuditStore(gateway, conn.find_audit_table(args.audit_table))
+    pending = find_approval(store, args.approval_id, args.refresh_id)
+    caller = gateway.caller_arn()
+    decided = decide_approval(
+        store,
+        gateway,
+        approval=pending,
+        caller_arn=caller,
+        approve=args.command == "approve",
+        comment=args.comment,
+        display_name=args.by,
+        now=timeutil.now(),
+    )
+    text = (
+        f"{decided.status} checkpoint {decided.checkpoint}% of {decided.group} "
+        f"(refresh {decided.refresh_id}, approval {decided.approval_id}) as {caller}"
+    )
+    output.emit(args, decided.model_dump(mode="json"), text)
     return 0
 
 
@@ -411,8 +420,12 @@ def register(commands: Any) -> None:
         ("reject", "stop a waiting refresh"),
     ):
         decide = command(name, text, cmd_decide)
-        decide.add_argument("refresh_id", nargs="?")
-        decide.add_argument("--token", help="the task token (default: looked up by refresh id)")
+        decide.add_argument("refresh_id", nargs="?", help="the refresh whose pending approval to decide")
+        decide.add_argument("--approval-id", help="the approval id of the notification")
         decide.add_argument("--audit-table")
-        decide.add_argument("--by", default="cli")
+        decide.add_argument(
+            "--by",
+            help="a display name shown beside your identity; who decided is always the caller's ARN "
+            "(STS GetCallerIdentity)",
+        )
         decide.add_argument("--comment", default="")

@@ -4,12 +4,18 @@ One item per deployment (``item = "deployment"``: trigger, image, groups started
 one per refresh (``item = "refresh#<group>#<refresh id>"``: launch template version, watcher,
 alarms, then the outcome, the failed gate and the timings when the watcher reports). The
 ``refresh_id`` index finds a refresh's item again (the reconciler uses it to re-attach a watcher).
+
+One item per manual approval asked (``deployment_id = "approval#<approval id>"``, ``item =
+"approval"``, so that an approval id alone finds it with a consistent read): the task token, the
+allowed approvers, and the decision (who, when, the comment), written conditionally so that only
+one decision is ever recorded. It carries ``refresh_id`` too, so the index finds a refresh's
+approvals; its deployment is in ``approval_deployment_id``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,13 +23,17 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from asg_refresh import timeutil
 from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.models.approval import ApprovalRequest
+from asg_refresh.errors import AwsRequestError
+from asg_refresh.models.approval import PendingApproval
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.results import StartResult
 from asg_refresh.models.watch import Outcome
 
 KEEP_FOR = timedelta(days=400)
 REFRESH_INDEX = "by-refresh-id"
+APPROVAL_ITEM = "approval"
+#: PendingApproval fields stored under another name (``deployment_id`` is the table's key).
+_APPROVAL_RENAMED = {"deployment_id": "approval_deployment_id", "status": "approval_status"}
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -121,32 +131,116 @@ class AuditStore:
             ),
         )
 
-    def record_approval_request(self, request: ApprovalRequest) -> None:
-        """Keep the task token where ``asg-refresh approve <refresh id>`` finds it."""
+    # --- Manual approvals ----------------------------------------------------------------
+    def record_approval_request(self, pending: PendingApproval) -> None:
+        """Keep the pending approval (and its task token) where ``asg-refresh approve`` finds it."""
+        values = {_APPROVAL_RENAMED.get(k, k): v for k, v in pending.model_dump(mode="json").items()}
+        self.aws.call(
+            "dynamodb",
+            "put_item",
+            TableName=self.table,
+            Item=_item(
+                {
+                    **values,
+                    **_approval_key(pending.approval_id),
+                    "token": pending.token,
+                    "expires_at": int((timeutil.now() + KEEP_FOR).timestamp()),
+                }
+            ),
+            ConditionExpression="attribute_not_exists(deployment_id)",
+        )
+
+    def approval(self, approval_id: str) -> PendingApproval | None:
+        found = self.aws.call(
+            "dynamodb",
+            "get_item",
+            TableName=self.table,
+            Key=_item(_approval_key(approval_id)),
+            ConsistentRead=True,
+        ).get("Item")
+        return _approval_from(_plain(found)) if found else None
+
+    def approvals_of(self, refresh_id: str) -> list[PendingApproval]:
+        """Every approval a refresh asked for (the index is eventually consistent: decisions read
+        the approval again with :meth:`approval` or write it conditionally)."""
+        page = self.aws.call(
+            "dynamodb",
+            "query",
+            TableName=self.table,
+            IndexName=REFRESH_INDEX,
+            KeyConditionExpression="refresh_id = :id",
+            FilterExpression="#item = :approval",
+            ExpressionAttributeNames={"#item": "item"},
+            ExpressionAttributeValues=_item({":id": refresh_id, ":approval": APPROVAL_ITEM}),
+        )
+        return [_approval_from(_plain(item)) for item in page.get("Items", [])]
+
+    def record_decision(self, decided: PendingApproval) -> bool:
+        """Write the decision if the approval is still pending; False if another one was first."""
+        try:
+            self._update_approval(
+                decided.approval_id,
+                "SET #status = :status, decided_by = :by, decided_at = :at, display_name = :name, "
+                "#comment = :comment",
+                "#status = :pending",
+                {
+                    ":status": decided.status,
+                    ":by": decided.decided_by,
+                    ":at": _iso(decided.decided_at),
+                    ":name": decided.display_name or "",
+                    ":comment": decided.comment or "",
+                    ":pending": "pending",
+                },
+            )
+        except AwsRequestError as error:
+            if error.context.get("aws_code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def expire_approval(self, decided: PendingApproval, reason: str) -> None:
+        """Step Functions refused the decision: nothing waits for this approval any more."""
+        self._update_approval(
+            decided.approval_id,
+            "SET #status = :expired, closed_reason = :reason",
+            "#status = :status AND decided_at = :at",
+            {
+                ":expired": "expired",
+                ":reason": reason,
+                ":status": decided.status,
+                ":at": _iso(decided.decided_at),
+            },
+        )
+
+    def reopen_approval(self, decided: PendingApproval) -> None:
+        """The decision was recorded but not delivered: make the approval pending again."""
+        self._update_approval(
+            decided.approval_id,
+            "SET #status = :pending REMOVE decided_by, decided_at, display_name, #comment",
+            "#status = :status AND decided_at = :at",
+            {":pending": "pending", ":status": decided.status, ":at": _iso(decided.decided_at)},
+        )
+
+    def _update_approval(self, approval_id: str, update: str, condition: str, values: dict[str, Any]) -> None:
+        names = {"#status": "approval_status"}
+        if "#comment" in update:
+            names["#comment"] = "comment"
         self.aws.call(
             "dynamodb",
             "update_item",
             TableName=self.table,
-            Key=_item(
-                {
-                    "deployment_id": request.deployment_id,
-                    "item": f"refresh#{request.group}#{request.refresh_id}",
-                }
-            ),
-            UpdateExpression="SET approval_token = :token, approval_checkpoint = :checkpoint, "
-            "approval_requested_at = :now, refresh_id = if_not_exists(refresh_id, :refresh), "
-            "#group = if_not_exists(#group, :group)",
-            ExpressionAttributeNames={"#group": "group"},
-            ExpressionAttributeValues=_item(
-                {
-                    ":token": request.token,
-                    ":checkpoint": request.checkpoint,
-                    ":now": timeutil.now().isoformat(),
-                    ":refresh": request.refresh_id,
-                    ":group": request.group,
-                }
-            ),
+            Key=_item(_approval_key(approval_id)),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            # Kept even when empty: an empty comment is still the comment that was given.
+            ExpressionAttributeValues={k: _serialize(v) for k, v in values.items()},
         )
+
+    def outcome_status(self, refresh_id: str) -> str | None:
+        """The refresh's outcome status once its watcher reported (it has ended), else None."""
+        outcome = (self.refresh(refresh_id) or {}).get("outcome")
+        return str(outcome.get("status")) if isinstance(outcome, dict) else None
 
     def deployment(self, deployment_id: str) -> list[dict[str, Any]]:
         page = self.aws.call(
@@ -165,7 +259,10 @@ class AuditStore:
             TableName=self.table,
             IndexName=REFRESH_INDEX,
             KeyConditionExpression="refresh_id = :id",
-            ExpressionAttributeValues=_item({":id": refresh_id}),
+            # The index also holds the refresh's approvals.
+            FilterExpression="begins_with(#item, :refresh)",
+            ExpressionAttributeNames={"#item": "item"},
+            ExpressionAttributeValues=_item({":id": refresh_id, ":refresh": "refresh#"}),
         )
         items = page.get("Items", [])
         return _plain(items[0]) if items else None
@@ -198,3 +295,19 @@ class AuditStore:
             ).get("Items", [])
         ]
         return sorted(items, key=lambda item: item.get("created_at", ""), reverse=True)[:limit]
+
+
+def _approval_key(approval_id: str) -> dict[str, str]:
+    return {"deployment_id": f"approval#{approval_id}", "item": APPROVAL_ITEM}
+
+
+def _approval_from(values: dict[str, Any]) -> PendingApproval:
+    stored = {name: key for key, name in _APPROVAL_RENAMED.items()}
+    fields = {
+        stored.get(k, k): v for k, v in values.items() if k not in ("deployment_id", "item", "expires_at")
+    }
+    return PendingApproval.model_validate({k: v for k, v in fields.items() if v != "" or k == "comment"})
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""

@@ -38,6 +38,18 @@ class RefreshIrreversible(Exception):
     """Rollback answered IrreversibleInstanceRefresh."""
 
 
+#: What SendTaskSuccess/SendTaskFailure answer when nothing waits for the token any more.
+CLOSED_TASK_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+class TaskTokenClosed(Exception):
+    """SendTaskSuccess/SendTaskFailure answered one of :data:`CLOSED_TASK_CODES`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
 class AwsGateway:
     def __init__(self, region: str | None = None) -> None:
         self.region = region
@@ -83,6 +95,10 @@ class AwsGateway:
 
     def account_id(self) -> str:
         return str(self.call("sts", "get_caller_identity")["Account"])
+
+    def caller_arn(self) -> str:
+        """Who the credentials in use belong to (an IAM user, or an STS assumed-role session)."""
+        return str(self.call("sts", "get_caller_identity")["Arn"])
 
     # --- Auto Scaling groups -------------------------------------------------------------
     def describe_groups(self, names: list[str]) -> list[AwsItem]:
@@ -295,6 +311,21 @@ class AwsGateway:
         except AwsRequestError as error:
             if error.context.get("aws_code") == "ExecutionDoesNotExist":
                 return None
+            raise
+
+    def send_task_success(self, token: str, output: str) -> None:
+        self._answer_task("send_task_success", taskToken=token, output=output)
+
+    def send_task_failure(self, token: str, error: str, cause: str) -> None:
+        self._answer_task("send_task_failure", taskToken=token, error=error, cause=cause)
+
+    def _answer_task(self, operation: str, **params: Any) -> None:
+        try:
+            self.call("stepfunctions", operation, **params)
+        except AwsRequestError as failed:
+            code = str(failed.context.get("aws_code", ""))
+            if code in CLOSED_TASK_CODES:
+                raise TaskTokenClosed(code, failed.message) from failed
             raise
 
     def publish(self, topic_arn: str, subject: str, message: AwsItem) -> None:

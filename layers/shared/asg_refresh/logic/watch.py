@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from asg_refresh.logic.approvals import refused_verdict
 from asg_refresh.models.watch import Decision, GateVerdict, Outcome, WatchProgress, WatchState
 
 ACTIVE = frozenset({"Pending", "InProgress", "Baking"})
@@ -141,15 +142,7 @@ def absorb(state: WatchState, watch: WatchProgress) -> WatchState:
         if state.approval is not None and state.approval.approved and checkpoint is not None:
             watch.approved_checkpoints.append(checkpoint)
         else:
-            who = state.approval.by if state.approval and state.approval.by else "nobody"
-            why = (state.approval.comment if state.approval else None) or (
-                (state.approval_error or {}).get("Error", "rejected")
-            )
-            watch.failed_verdict = GateVerdict(
-                gate="manual-approval",
-                passed=False,
-                summary=f"checkpoint {checkpoint}% not approved by {who}: {why}",
-            )
+            watch.failed_verdict = refused_verdict(checkpoint, state.approval, state.approval_error)
         update |= {"approval": None, "approval_error": None}
     return state.model_copy(update=update | {"watch": watch})
 

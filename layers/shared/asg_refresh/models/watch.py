@@ -119,7 +119,8 @@ class Approval(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     approved: bool = False
-    by: str | None = None
+    by: str | None = Field(default=None, description="The caller's ARN (asg-refresh approve|reject).")
+    display_name: str | None = None
     comment: str | None = None
 
 
