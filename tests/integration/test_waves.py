@@ -18,7 +18,8 @@ FAST = {"MinHealthyPercentage": 0, "InstanceWarmup": 0}
 
 def rollout(app: LocalApp, message: dict[str, Any]) -> dict[str, Any]:
     arn = app.start_execution("RolloutWavesStateMachine", message)
-    return app.wait_for_execution(arn, timeout=120)
+    # Wall-clock safety net only: 200 groups, each StartWaveGroup scanning the region (issue 13).
+    return app.wait_for_execution(arn, timeout=400)
 
 
 def rollout_outcomes(app: LocalApp) -> list[dict[str, Any]]:
