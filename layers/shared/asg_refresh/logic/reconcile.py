@@ -19,6 +19,7 @@ from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import alarm_names_for
+from asg_refresh.logic.watch_input import watch_payload
 from asg_refresh.models.watch import WatchInput, WatchProgress
 from asg_refresh.settings import Settings
 
@@ -114,6 +115,8 @@ def _watch_input(
         launch_template_version=int(version) if version.isdigit() else None,
         alarms=(recorded or {}).get("alarms")
         or alarm_names_for(group, [], settings.alarm_tag_key, settings.default_alarm_names),
+        # The refresh's own Preferences: its checkpoint delays and bake time set the budget.
+        preferences=refresh.get("Preferences") or {},
     )
     progress = WatchProgress()
     restores = (recorded or {}).get("restores")
@@ -125,4 +128,4 @@ def _watch_input(
             restore_of=str(restores),
             restore_refresh_id=refresh_id,
         )
-    return watch.model_dump(mode="json") | {"watch": progress.model_dump(mode="json")}
+    return watch_payload(watch, progress)

@@ -32,16 +32,16 @@ from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
+from asg_refresh.logic.watch_input import watch_payload
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import MAX_DELAY_SECONDS, AlarmSpecification, RefreshPreferences
 from asg_refresh.models.results import SkippedGroup, StartedRefresh, StartResult
-from asg_refresh.models.watch import WatchInput, WatchProgress
+from asg_refresh.models.watch import WatchInput
 from asg_refresh.settings import Settings
 
 logger = logging.getLogger(__name__)
 NATIVE_ALARM_LIMIT = 10
-WATCH_BASE_BUDGET_SECONDS = 6 * 3600
 #: Where a refresh holds when the deployment asks to hold but names no checkpoints.
 DEFAULT_HOLD_CHECKPOINTS = (50,)
 #: Groups started at once by one deployment (boto3 clients are thread-safe).
@@ -345,10 +345,6 @@ def _watch_input(
     preferences: dict[str, Any],
     restore_configuration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    checkpoints = len(preferences.get("CheckpointPercentages") or [])
-    delay = preferences.get("CheckpointDelay", 3600) if not deploy.gates.holds else 0
-    approval = deploy.gates.approval.timeout_seconds if deploy.gates.approval else 0
-    budget = WATCH_BASE_BUDGET_SECONDS + checkpoints * (delay + approval) + preferences.get("BakeTime", 0)
     watch = WatchInput(
         deployment_id=deploy.request.deployment_id,
         group=deploy.name,
@@ -363,9 +359,7 @@ def _watch_input(
         restore_configuration=restore_configuration,
         preferences=preferences,
     )
-    return watch.model_dump(mode="json") | {
-        "watch": WatchProgress(budget_seconds=budget).model_dump(mode="json")
-    }
+    return watch_payload(watch)
 
 
 def _start_watcher(watch: dict[str, Any], aws: AwsGateway, settings: Settings) -> str | None:
