@@ -77,7 +77,7 @@ iam-report: $(STAMP) $(IAM_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy layers/shared local functions
+	$(BIN)/mypy layers/shared local cli functions
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
 

@@ -1,7 +1,7 @@
-"""The ``asg-refresh`` console script.
+"""The local subcommands of ``asg-refresh``: ``local serve`` and ``demo``.
 
-Subcommands register themselves on the parser tree: ``asg-refresh local serve`` lives here;
-others add a function like :func:`_add_local_serve` and call it from :func:`build_parser`.
+The console script itself is the operator CLI's (``asg_refresh_cli.main``), which adds these
+where this package is installed; :func:`build_parser` and :func:`main` are kept here for tests.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from asg_refresh_local.demo.options import register as add_demo
-from asg_refresh_local.ops.commands import register as add_ops
 
 
 def _parameter_overrides(values: Sequence[str]) -> dict[str, str]:
@@ -96,15 +95,18 @@ def _add_local_serve(local: Any) -> None:
     serve.set_defaults(func=_serve)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asg-refresh", description="asg-refresh tools")
-    commands = parser.add_subparsers(dest="command", required=True)
+def register_local_commands(commands: Any) -> None:
+    """Add ``local serve`` and ``demo`` to the ``asg-refresh`` parser."""
     local = commands.add_parser("local", help="local AWS: moto, the emulation, the harness")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     _add_local_serve(local_commands)
     add_demo(commands)
-    add_ops(commands)
-    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from asg_refresh_cli.main import build_parser as operator_parser
+
+    return operator_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,9 +11,9 @@ from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.deploy import DeployMessage
 from asg_refresh.models.plan import DeployPlan
 from asg_refresh.settings import Settings
+from asg_refresh_cli import charts
 from asg_refresh_local.fleet import Fleet
 from asg_refresh_local.harness import LocalApp
-from asg_refresh_local.ops import charts
 
 PREFERENCES: dict[str, Any] = {"MinHealthyPercentage": 60, "MaxHealthyPercentage": 120, "InstanceWarmup": 30}
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from asg_refresh.logic.plan import simulate
 from asg_refresh.models.preferences import RefreshPreferences
-from asg_refresh_local.ops import charts
-from asg_refresh_local.ops.output import Samples
+from asg_refresh_cli import charts
+from asg_refresh_cli.output import Samples
 
 
 def row(status: str, in_service: int, reason: str | None = None) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.logic.plan import AWS_DEFAULT_MIN_HEALTHY, dry_run, plan_deployment
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.rollout import RolloutMessage
-from asg_refresh_local.ops import charts, output
-from asg_refresh_local.ops.connection import Connection, OpsError, add_connection_options, connect
+from asg_refresh_cli import charts, output
+from asg_refresh_cli.connection import Connection, OpsError, add_connection_options, connect
 
 CLOCK_ADVANCE_PATH = "/_asg_refresh/clock/advance"
 #: The rollout state machine's name in template.yaml (``<stack>-rollout-waves``).

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.models.plan import DeployPlan
-from asg_refresh_local.ops import charts
+from asg_refresh_cli import charts
 
 console = Console()
 

@@ -1,1 +1,0 @@
-"""The operator CLI: ``asg-refresh plan|start|status|cancel|rollback|history|approve|reject``."""

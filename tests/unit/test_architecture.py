@@ -1,0 +1,77 @@
+"""What may import what: the layers of docs/architecture.md, checked on the source.
+
+Module-level imports only (``import`` statements outside functions): a lazy import inside a
+function is how the operator CLI offers the local tools without depending on them.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from asg_refresh_local.samples import PROJECT_ROOT
+
+LAYER = PROJECT_ROOT / "layers" / "shared" / "asg_refresh"
+CLI = PROJECT_ROOT / "cli" / "asg_refresh_cli"
+FUNCTIONS = PROJECT_ROOT / "functions"
+
+
+def top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def imports_under(root: Path) -> dict[Path, set[str]]:
+    return {path: top_level_imports(path) for path in root.rglob("*.py")}
+
+
+def offending(found: dict[Path, set[str]], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{path.relative_to(PROJECT_ROOT)} imports {name}"
+        for path, names in found.items()
+        for name in names
+        if name.startswith(forbidden) or name.split(".")[0] in forbidden
+    )
+
+
+def test_the_layer_imports_nothing_local_nor_the_cli_nor_a_handler() -> None:
+    assert offending(imports_under(LAYER), ("asg_refresh_local", "asg_refresh_cli", "app")) == []
+
+
+@pytest.mark.parametrize("package", ["logic", "models"])
+def test_logic_and_models_never_touch_aws_directly(package: str) -> None:
+    assert offending(imports_under(LAYER / package), ("boto3", "botocore")) == []
+
+
+@pytest.mark.parametrize("package", ["logic", "models", "dal"])
+def test_nothing_below_the_handlers_imports_observability(package: str) -> None:
+    assert offending(imports_under(LAYER / package), ("asg_refresh.observability",)) == []
+
+
+def test_only_the_data_access_layer_imports_boto3() -> None:
+    outside_dal = {p: n for p, n in imports_under(LAYER).items() if "dal" not in p.parts}
+    assert offending(outside_dal, ("boto3", "botocore")) == []
+
+
+def test_the_operator_cli_does_not_depend_on_the_local_tools() -> None:
+    assert offending(imports_under(CLI), ("asg_refresh_local",)) == []
+
+
+def test_handlers_import_the_layer_and_never_each_other_or_the_local_tools() -> None:
+    found = imports_under(FUNCTIONS)
+    assert offending(found, ("asg_refresh_local", "asg_refresh_cli", "functions")) == []
+    assert all(any(n.startswith("asg_refresh") for n in names) for names in found.values())
+
+
+def test_the_check_can_fail() -> None:
+    found = {PROJECT_ROOT / "x.py": {"asg_refresh_local.harness", "boto3"}}
+    assert offending(found, ("asg_refresh_local",)) == ["x.py imports asg_refresh_local.harness"]
+    assert offending(found, ("boto3", "botocore")) == ["x.py imports boto3"]
