@@ -37,6 +37,9 @@ export SAM_CLI_TELEMETRY := 0
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+	@echo "make venv                                the virtual environment alone"
+	@echo "make format                              ruff format and ruff check --fix"
+	@echo "make clean                               build and cache folders"
 
 # Stale when pyproject.toml is newer than the stamp, or when the venv's python is not 3.11
 # (say, a .venv left over from another interpreter): then it is made again from scratch.
@@ -44,8 +47,9 @@ $(STAMP): pyproject.toml
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
 		echo "$(VENV) is not Python 3.11: recreating it"; rm -rf $(VENV); fi
 	@[ -x $(BIN)/python ] || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
-		| { grep -v "^WARNING: Location '.*' is ignored" || true; }
+	@echo "installing the project and its tools into $(VENV) (the first time takes a few minutes)..."
+	@$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -e '.[dev]' 2>&1 \
+		| { grep -E "^(Collecting|Successfully installed|ERROR)" | sed -u 's/^Collecting /  fetching /' || true; }
 	@touch $@
 
 venv: $(STAMP)

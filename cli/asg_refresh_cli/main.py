@@ -9,8 +9,18 @@ from collections.abc import Sequence
 from asg_refresh_cli.commands import register as add_operator_commands
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("asg-refresh")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asg-refresh", description="asg-refresh tools")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_operator_commands(commands)
     try:
