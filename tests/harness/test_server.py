@@ -135,3 +135,29 @@ def test_cli_parses_serve_options() -> None:
         ["A=1 B=2"],
         "env.json",
     )
+
+
+def test_iam_is_enforced_over_http_too(server: LocalServer) -> None:
+    # Given the Echo function's role, which the template grants nothing on Auto Scaling
+    assert server.app is not None
+    assert server.app.policies is not None
+    assert "are enforced" in server.description()["iam"]
+    (principal,) = [
+        p for p in server.app.policies.principals.values() if p.role_logical_id == "EchoFunctionRole"
+    ]
+    keys = principal.credentials()
+    as_echo = boto3.client(
+        "autoscaling",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=keys["AWS_SESSION_TOKEN"],
+    )
+
+    # When it asks the server for an Auto Scaling write, it is refused as AWS refuses it
+    with pytest.raises(as_echo.exceptions.ClientError) as refused:
+        as_echo.start_instance_refresh(AutoScalingGroupName="anything")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "EchoFunctionRole" in refused.value.response["Error"]["Message"]
