@@ -12,6 +12,7 @@
 #   make base-image                          the offline stand-in Lambda base image (root)
 #   make iam-engine                          the IAM policy simulator (npm ci; test-time only)
 #   make iam-report                          granted permissions that no test exercised
+#   make checkov                             checkov on template.yaml (its own venv; .checkov.yaml)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,7 +34,7 @@ ARGS ?=
 export PATH := $(PATH):$(CURDIR)/$(BIN)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo test lint format scale e2e base-image bench build serve clean iam-engine iam-report
+.PHONY: help venv demo test lint format scale e2e base-image bench build serve clean iam-engine iam-report checkov
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -84,6 +85,17 @@ lint: $(STAMP)
 	$(BIN)/mypy layers/shared local cli functions
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
+
+# checkov pins packages of its own that clash with the dev tools: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/bin/checkov:
+	@echo "installing checkov into $(CHECKOV_VENV) (the first time takes a few minutes)..."
+	@$(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check checkov==3.3.30 2>&1 \
+		| { grep -v "^WARNING: Location '.*' is ignored" || true; }
+
+checkov: $(CHECKOV_VENV)/bin/checkov
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --config-file .checkov.yaml
 
 format: $(STAMP)
 	$(BIN)/ruff format .
