@@ -1,0 +1,1 @@
+"""asg-refresh benchmarks (``benchmarks/run.py``; docs/benchmarks.md)."""
