@@ -112,7 +112,7 @@ scale: $(STAMP) $(IAM_STAMP)
 base-image:
 	scripts/build-lambda-base-image.sh
 
-bench: $(STAMP)
+bench: $(STAMP) $(IAM_STAMP)
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 build: $(STAMP)

@@ -22,9 +22,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asg_refresh_local.harness.template import Resolver, Template, TemplateError
+if TYPE_CHECKING:  # imported lazily: the harness imports this package
+    from asg_refresh_local.harness.template import Resolver, Template
+
+
+def _template_error(message: str) -> Exception:
+    from asg_refresh_local.harness.template import TemplateError
+
+    return TemplateError(message)
+
 
 #: The AWS managed policies SAM attaches, as AWS publishes them (policy versions of 2026-11).
 AWS_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
@@ -189,6 +197,8 @@ def build_policy_set(
     ``lookup`` is the harness's (Ref/GetAtt of what it deployed); ``role_arn_for`` names roles
     SAM generates that the harness has no use for (a rule's role for a state machine target).
     """
+    from asg_refresh_local.harness.template import Resolver, TemplateError
+
     translated = translate(template)
     resources: dict[str, Any] = translated["Resources"]
 
@@ -223,7 +233,9 @@ def build_policy_set(
             elif managed_arn in managed:
                 documents.append((managed_arn.rsplit("/", 1)[-1], managed[managed_arn]))
             else:
-                raise TemplateError(f"{logical_id}: managed policy {managed_arn} is not known to the harness")
+                raise _template_error(
+                    f"{logical_id}: managed policy {managed_arn} is not known to the harness"
+                )
         documents += attached.get(logical_id, [])
         policies.principals[arn] = Principal(logical_id, arn, tuple(documents))
     _resource_policies(resources, resolver, policies)
@@ -234,7 +246,7 @@ def _document(value: Any) -> dict[str, Any]:
     """A policy document, which CloudFormation also accepts as a JSON string."""
     document = json.loads(value) if isinstance(value, str) else value
     if not isinstance(document, dict):
-        raise TemplateError(f"a policy document must be an object, not {type(document).__name__}")
+        raise _template_error(f"a policy document must be an object, not {type(document).__name__}")
     return document
 
 
@@ -259,7 +271,7 @@ def _attached_policies(
         for role in props.get("Roles") or []:
             role_id = role.get("Ref") if isinstance(role, dict) else None
             if role_id is None:
-                raise TemplateError(f"{logical_id}: attach policies to roles with Ref, not {role!r}")
+                raise _template_error(f"{logical_id}: attach policies to roles with Ref, not {role!r}")
             document = _document(resolver.resolve(props["PolicyDocument"]))
             attached.setdefault(role_id, []).append((str(props.get("PolicyName", logical_id)), document))
     return attached
