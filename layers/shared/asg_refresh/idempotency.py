@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 
+from asg_refresh.dal.clients import shared_session
 from asg_refresh.errors import DeploymentInProgressError
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.results import StartResult
@@ -31,7 +32,7 @@ REMEMBER_SECONDS = 24 * 3600
 
 @cache
 def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=table_name)
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_session=shared_session())
 
 
 def run_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from typing import Any
 
@@ -10,6 +11,7 @@ import boto3
 from botocore.config import Config
 
 # One attempt per call: ``retry.call_with_retry`` owns the retry policy.
+_SESSION_LOCK = threading.Lock()
 _CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
@@ -20,10 +22,25 @@ def client(service: str, region: str | None = None) -> Any:
 
 
 @cache
-def _client(service: str, region: str | None, _access_key_id: str | None) -> Any:
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+def _client(service: str, region: str | None, access_key_id: str | None) -> Any:
+    # One Session for every client: building a Session (its loaders, its credential chain) is
+    # most of a client's cold-start cost. Sessions are not thread-safe, so creation is serialized.
+    with _SESSION_LOCK:
+        return session(access_key_id).client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def session(_access_key_id: str | None = None) -> boto3.session.Session:
+    """The process's boto3 Session (per credentials, for in-process harnesses), shared by all."""
+    return boto3.session.Session()
+
+
+def shared_session() -> boto3.session.Session:
+    """The Session the clients above use, for libraries that take one (Powertools)."""
+    return session(os.environ.get("AWS_ACCESS_KEY_ID"))
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests that switch endpoints or regions)."""
+    """Forget cached clients and sessions (tests that switch endpoints or regions)."""
     _client.cache_clear()
+    session.cache_clear()
