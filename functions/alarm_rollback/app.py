@@ -12,15 +12,16 @@ from pydantic import BaseModel, Field
 
 from asg_refresh.dal.aws import AwsGateway, dead_letter_sender
 from asg_refresh.errors import AsgRefreshError
-from asg_refresh.invocation import as_product_error, refuse, source_of, success
+from asg_refresh.invocation import as_product_error, mode_of, refuse, success
 from asg_refresh.logic.alarm_rollback import roll_back_for_alarm
 from asg_refresh.observability import logger, metrics, tracer
 from asg_refresh.settings import Settings
 
 
 class AlarmState(BaseModel):
-    value: str
-    reason: str = ""
+    # CloudWatch's StateValue and StateReason (1-1023 characters).
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: str = Field(default="", max_length=1023)
 
 
 class AlarmStateChangeDetail(BaseModel):
@@ -52,7 +53,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         result = roll_back_for_alarm(alarm.alarm_name, alarm.state.reason, aws, settings)
     except AsgRefreshError as error:
         logger.error("alarm event refused", extra={"code": error.code, "reason": error.message})
-        return refuse(event, error, source_of(event), dead_letter_sender(aws, settings.dead_letter_queue_url))
+        return refuse(event, error, mode_of(context), dead_letter_sender(aws, settings.dead_letter_queue_url))
     stopped = sum(action.action in {"rolled-back", "cancelled"} for action in result.actions)
     metrics.add_metric(name="RefreshesStoppedByAlarm", unit=MetricUnit.Count, value=stopped)
     logger.info("alarm handled", extra={"result": result.model_dump()})

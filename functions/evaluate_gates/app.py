@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from asg_refresh import timeutil
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.evaluate import evaluate_gates
 from asg_refresh.logic.watch import decide, needs_gates
 from asg_refresh.models.watch import WatchState
@@ -21,10 +22,13 @@ from asg_refresh.settings import Settings
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)
-    state = parse(event=event, model=WatchState)
+    try:
+        state = parse(event=event, model=WatchState)
+    except Exception as error:
+        return task_error(error, mode_of(context))
     logger.append_keys(group=state.group, refresh_id=state.refresh_id, deployment_id=state.deployment_id)
     verdicts = evaluate_gates(state, aws, timeutil.now()) if needs_gates(state) else []
     for verdict in verdicts:
@@ -36,7 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if settings.audit_table:
         audit = AuditStore(aws, settings.audit_table)
         if state.restarted:
-            previous = str(state.restarted.get("previous") or "")
+            previous = state.restarted.previous or ""
             audit.record_resumed(
                 state.deployment_id,
                 state.group,

@@ -8,10 +8,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asg_refresh.dal.audit import AuditStore
-from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.invocation import success
+from asg_refresh.dal.aws import AwsGateway, dead_letter_sender
+from asg_refresh.errors import AsgRefreshError
+from asg_refresh.invocation import mode_of, refuse, success
 from asg_refresh.logic.reconcile import reconcile_watchers
 from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.parsing import parse_reconcile_request
 from asg_refresh.settings import Settings
 
 
@@ -21,6 +23,11 @@ from asg_refresh.settings import Settings
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)
+    try:
+        parse_reconcile_request(event)
+    except AsgRefreshError as error:
+        logger.error("reconcile request refused", extra={"code": error.code, "reason": error.message})
+        return refuse(event, error, mode_of(context), dead_letter_sender(aws, settings.dead_letter_queue_url))
     audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
     checks = reconcile_watchers(aws, settings, audit)
     started = [check for check in checks if check.action != "watched"]

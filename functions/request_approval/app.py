@@ -17,7 +17,7 @@ from asg_refresh import timeutil
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.errors import AsgRefreshError
-from asg_refresh.invocation import success
+from asg_refresh.invocation import mode_of, success, task_error
 from asg_refresh.logic.approvals import ask_for_approval
 from asg_refresh.models.approval import ApprovalRequest
 from asg_refresh.observability import logger, metrics, tracer
@@ -27,10 +27,13 @@ from asg_refresh.settings import Settings
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)
-    request = parse(event=event, model=ApprovalRequest)
+    try:
+        request = parse(event=event, model=ApprovalRequest)
+    except Exception as error:
+        return task_error(error, mode_of(context))
     if not settings.audit_table:
         # The token would be kept nowhere: nobody could answer, and silence rolls back anyway.
         raise AsgRefreshError("AUDIT_TABLE is not set: an approval could not be answered")

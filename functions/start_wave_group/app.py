@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from asg_refresh import timeutil
 from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.rollout import start_wave_item
 from asg_refresh.models.rollout import WaveItem
 from asg_refresh.observability import logger, tracer
@@ -17,10 +18,13 @@ from asg_refresh.settings import Settings
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
-    item = parse(event=event, model=WaveItem)
+    try:
+        item = parse(event=event, model=WaveItem)
+    except Exception as error:
+        return task_error(error, mode_of(context))
     logger.append_keys(rollout_id=item.rollout_id, wave=item.wave, group=item.group)
-    started = start_wave_item(item, AwsGateway(settings.region), settings, now=datetime.now(UTC))
+    started = start_wave_item(item, AwsGateway(settings.region), settings, now=timeutil.now())
     logger.info("wave item", extra={"result": started.model_dump()})
     return started.model_dump(mode="json")

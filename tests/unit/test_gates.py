@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from asg_refresh.logic.gates import evaluate_metrics, evaluate_window, metric_queries, next_opening
 from asg_refresh.logic.watch import checkpoint_reached, decide, needs_gates, restart_preferences
 from asg_refresh.models.gates import Freeze, GateConfig, MetricGate, TimeWindowGate
-from asg_refresh.models.watch import Approval, Decision, GateVerdict, WatchProgress, WatchState
+from asg_refresh.models.refresh import DescribedRefreshes
+from asg_refresh.models.watch import Approval, Decision, GateVerdict, Restarted, WatchProgress, WatchState
 
 LATENCY = MetricGate(name="p99", namespace="Web", metric_name="LatencyP99", threshold=0.5)
 ERRORS = MetricGate(
@@ -161,7 +162,9 @@ def test_a_closed_window_holds_at_a_checkpoint_but_stops_a_running_batch() -> No
     assert at_checkpoint.decision is not None
     assert at_checkpoint.decision.action == "wait"
     running = state("InProgress", 60, gates)
-    running.describe["InstanceRefreshes"][0]["StatusReason"] = None  # type: ignore[index]
+    assert running.describe is not None
+    reasonless = running.describe.instance_refreshes[0].model_copy(update={"status_reason": None})
+    running = running.model_copy(update={"describe": DescribedRefreshes(instance_refreshes=[reasonless])})
     held = decide(running, [closed], 15, 300)
     assert held.decision is not None
     assert held.decision.action == "cancel"
@@ -232,8 +235,8 @@ def _restoring(status: str, reason: str | None = None) -> WatchState:
     return decided.model_copy(
         update={
             "refresh_id": "r-3",
-            "restarted": {"InstanceRefreshId": "r-3", "previous": "r-1"},
-            "describe": {"InstanceRefreshes": [restore]},
+            "restarted": Restarted(InstanceRefreshId="r-3", previous="r-1"),
+            "describe": DescribedRefreshes.model_validate({"InstanceRefreshes": [restore]}),
         }
     )
 
@@ -268,9 +271,13 @@ def test_a_restore_that_fails_is_a_failed_rollback() -> None:
 
 def test_checkpoints_are_rebased_onto_what_is_left() -> None:
     paused = state("Cancelled", 40, GateConfig())
-    refresh = paused.describe["InstanceRefreshes"][0]  # type: ignore[index]
+    assert paused.describe is not None
+    refresh = paused.describe.instance_refreshes[0]
     assert restart_preferences(paused, refresh)["CheckpointPercentages"] == [17, 59]
-    assert checkpoint_reached({**refresh, "Status": "InProgress", "PercentageComplete": 52}) == 50
+    assert (
+        checkpoint_reached(refresh.model_copy(update={"status": "InProgress", "percentage_complete": 52}))
+        == 50
+    )
 
 
 def test_a_restore_that_lost_its_watcher_is_followed_again_as_a_restore() -> None:
@@ -288,7 +295,11 @@ def test_a_restore_that_lost_its_watcher_is_followed_again_as_a_restore() -> Non
 
     assert needs_gates(adopted) is False
     done = adopted.model_copy(
-        update={"describe": {"InstanceRefreshes": [{**refresh, "Status": "Successful"}]}}
+        update={
+            "describe": DescribedRefreshes.model_validate(
+                {"InstanceRefreshes": [{**refresh, "Status": "Successful"}]}
+            )
+        }
     )
     reported = decide(done, [], 15, 300)
     assert reported.outcome is not None

@@ -89,7 +89,8 @@ def test_a_refresh_that_vanished_is_reported_not_polled_forever() -> None:
 
 def wait_for(percentage: int, watch: WatchProgress, status: str = "InProgress", **refresh: Any) -> int:
     polled = state(status, percentage, watch=watch, **refresh)
-    return next_wait(polled.describe["InstanceRefreshes"][0], polled, 15, 300)  # type: ignore[index]
+    assert polled.describe is not None
+    return next_wait(polled.describe.instance_refreshes[0], polled, 15, 300)
 
 
 def test_poll_interval_adapts_and_stays_in_bounds() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from asg_refresh.invocation import direct_client_context
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.harness.delivery import DISPATCHER
 from asg_refresh_local.harness.deploy import Deployer, Deployment
@@ -187,15 +188,19 @@ class LocalApp:
 
     # -- invoking ----------------------------------------------------------------------------------
 
-    def invoke(self, logical_id: str, event: Any) -> Any:
+    def invoke(self, logical_id: str, event: Any, *, direct: bool = True) -> Any:
         """Synchronous Invoke through moto's Lambda API; returns the decoded payload.
 
+        ``direct`` sends the ClientContext that marks a direct caller (``invocation.py``), as the
+        operator does; without it the handler treats the call as asynchronous (dead letters).
         A handler error comes back as AWS's error payload (``errorType``, ``errorMessage``...).
         """
+        marker = {"ClientContext": direct_client_context()} if direct else {}
         response = self.client("lambda").invoke(
             FunctionName=self.function_name(logical_id),
             InvocationType="RequestResponse",
             Payload=json.dumps(event).encode(),
+            **marker,
         )
         return json.loads(response["Payload"].read() or b"null")
 

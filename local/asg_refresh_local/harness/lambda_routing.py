@@ -7,6 +7,7 @@ run their handler from ``<CodeUri>/<module>.py``, others keep moto's behaviour.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.util
 import json
@@ -60,10 +61,37 @@ class Invocation:
     errored: bool
 
 
+class ClientContext:
+    """``context.client_context`` as Lambda's Python runtime builds it from Invoke's ClientContext."""
+
+    def __init__(self, decoded: dict[str, Any]) -> None:
+        self.client = decoded.get("client")
+        self.custom = decoded.get("custom")
+        self.env = decoded.get("env")
+
+
+def decode_client_context(header: str | None) -> ClientContext | None:
+    """Invoke's ``X-Amz-Client-Context`` (base64 JSON); None when absent or not an object."""
+    if not header:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(header))
+    except ValueError:
+        return None
+    return ClientContext(decoded) if isinstance(decoded, dict) else None
+
+
+#: The ClientContext of the invoke being routed on this thread (moto drops the header on its way
+#: to ``_invoke_lambda``).
+_CALLER = threading.local()
+
+
 class LambdaContext:
     """The attributes and method the Python runtime gives a handler's ``context``."""
 
-    def __init__(self, spec: FunctionSpec, request_id: str) -> None:
+    def __init__(
+        self, spec: FunctionSpec, request_id: str, client_context: ClientContext | None = None
+    ) -> None:
         self.function_name = spec.name
         self.function_version = "$LATEST"
         self.invoked_function_arn = spec.arn
@@ -72,7 +100,7 @@ class LambdaContext:
         self.log_group_name = f"/aws/lambda/{spec.name}"
         self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
         self.identity = None
-        self.client_context = None
+        self.client_context = client_context
         self._deadline = time.monotonic() + spec.timeout
 
     def get_remaining_time_in_millis(self) -> int:
@@ -116,14 +144,16 @@ class FunctionRegistry:
             raise AttributeError(f"{source} has no handler function {function_name}")
         return handler
 
-    def run(self, spec: FunctionSpec, event: Any) -> tuple[str, bool, str]:
+    def run(
+        self, spec: FunctionSpec, event: Any, client_context: ClientContext | None = None
+    ) -> tuple[str, bool, str]:
         """Run the handler like the Lambda runtime: returns ``(payload_json, errored, logs)``."""
         request_id = str(uuid.uuid4())
         errored = False
         with INVOKE_LOCK, self.environment(spec):
             try:
                 handler = self.handler_for(spec)
-                result = handler(event, LambdaContext(spec, request_id))
+                result = handler(event, LambdaContext(spec, request_id, client_context))
                 try:
                     payload = json.dumps(result)
                 except (TypeError, ValueError) as exc:
@@ -235,9 +265,14 @@ def install() -> None:
         spec = REGISTRY.get(self.function_name)
         if spec is None:
             return original(self, event)
-        if isinstance(event, str | bytes):
+        # No payload at all is ``{}`` to the handler, as on AWS; a payload of ``null`` is None.
+        if event is None:
+            event = {}
+        elif isinstance(event, str | bytes):
             event = json.loads(event or "{}")
-        payload, errored, logs = REGISTRY.run(spec, {} if event is None else event)
+        caller = getattr(_CALLER, "client_context", None)
+        _CALLER.client_context = None  # one invoke's context, not the nested ones'
+        payload, errored, logs = REGISTRY.run(spec, event, caller)
         self.logs_backend.ensure_log_group(self.logs_group_name)
         self.save_logs(logs)
         return payload, errored, logs
@@ -275,7 +310,11 @@ def install() -> None:
             event = json.loads(body or "{}")
             DISPATCHER.submit(lambda: invoke_async(spec, event))
             return b""
-        payload = LambdaBackend.invoke(self, function_name, qualifier, body, headers, response_headers)
+        _CALLER.client_context = decode_client_context((headers or {}).get("X-Amz-Client-Context"))
+        try:
+            payload = LambdaBackend.invoke(self, function_name, qualifier, body, headers, response_headers)
+        finally:
+            _CALLER.client_context = None
         if "x-amz-function-error" in response_headers:
             response_headers["x-amz-function-error"] = "Unhandled"  # an exception, as AWS reports it
         return payload

@@ -24,14 +24,22 @@ version.)
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from asg_refresh.logic.approvals import refused_verdict
+from asg_refresh.models.refresh import (
+    ACTIVE_STATUSES as ACTIVE,
+)
+from asg_refresh.models.refresh import (
+    TERMINAL_STATUSES as TERMINAL,
+)
+from asg_refresh.models.refresh import (
+    UNWINDING_STATUSES as UNWINDING,
+)
+from asg_refresh.models.refresh import DescribedPreferences, InstanceRefresh
 from asg_refresh.models.watch import Decision, GateVerdict, Outcome, WatchProgress, WatchState
 
-ACTIVE = frozenset({"Pending", "InProgress", "Baking"})
-UNWINDING = frozenset({"Cancelling", "RollbackInProgress"})
-TERMINAL = frozenset({"Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed"})
 RESTARTABLE = frozenset({"hold", "promote"})
 #: Polls one execution makes before the watch continues in a fresh one. A poll is 14 history
 #: events (Wait, Describe, Evaluate, Choice): about 14,000 of the 25,000 Step Functions keeps, so a
@@ -54,9 +62,14 @@ RESTORE_PREFERENCES = (
 )
 
 
-def current_refresh(state: WatchState) -> dict[str, Any] | None:
-    refreshes = (state.describe or {}).get("InstanceRefreshes") or []
-    return next((r for r in refreshes if r.get("InstanceRefreshId") == state.refresh_id), None)
+#: What a refresh that reports no Preferences is read with: AWS's own defaults.
+NO_PREFERENCES = DescribedPreferences()
+#: CheckpointDelay when a refresh reports checkpoints but no delay (AWS's default: an hour).
+DEFAULT_CHECKPOINT_DELAY = 3600
+
+
+def current_refresh(state: WatchState) -> InstanceRefresh | None:
+    return state.describe.find(state.refresh_id) if state.describe is not None else None
 
 
 def needs_gates(state: WatchState) -> bool:
@@ -66,35 +79,37 @@ def needs_gates(state: WatchState) -> bool:
     refresh = current_refresh(state)
     if refresh is None or state.watch.restore_of is not None:
         return False
-    status = refresh.get("Status")
+    status = refresh.status
     return status in ACTIVE or (status == "Cancelled" and state.watch.requested in RESTARTABLE)
 
 
-def checkpoint_reached(refresh: dict[str, Any]) -> int | None:
+def _preferences(refresh: InstanceRefresh) -> DescribedPreferences:
+    return refresh.preferences or NO_PREFERENCES
+
+
+def checkpoint_reached(refresh: InstanceRefresh) -> int | None:
     """The checkpoint the refresh is waiting at, if it is waiting at one."""
-    if (
-        refresh.get("Status") != "InProgress"
-        or "checkpoint" not in (refresh.get("StatusReason") or "").lower()
-    ):
+    if refresh.status != "InProgress" or "checkpoint" not in (refresh.status_reason or "").lower():
         return None
-    percentage = int(refresh.get("PercentageComplete") or 0)
-    reached = [
-        c for c in (refresh.get("Preferences") or {}).get("CheckpointPercentages") or [] if c <= percentage
-    ]
+    percentage = refresh.percentage_complete or 0
+    reached = [c for c in _preferences(refresh).checkpoint_percentages or [] if c <= percentage]
     return max(reached) if reached else percentage
 
 
-def next_wait(refresh: dict[str, Any], state: WatchState, min_poll: int, max_poll: int) -> int:
+def next_wait(refresh: InstanceRefresh, state: WatchState, min_poll: int, max_poll: int) -> int:
     """Half the estimated time to the next moment that matters (a checkpoint, the end of the
     bake, the end), within [min_poll, max_poll]: polls close in geometrically on the end, so it
     is noticed soon without polling often in between."""
-    percentage = int(refresh.get("PercentageComplete") or 0)
-    preferences = refresh.get("Preferences") or {}
+    percentage = refresh.percentage_complete or 0
+    preferences = _preferences(refresh)
     watch = state.watch
-    status = refresh.get("Status")
+    status = refresh.status
     # Time spent held at checkpoints is not progress time: leave it out of the rate.
     elapsed = watch.waited_seconds - watch.segment_started - watch.paused_seconds
-    bake = float(preferences.get("BakeTime") or 0)
+    bake = float(preferences.bake_time or 0)
+    delay = float(
+        preferences.checkpoint_delay if preferences.checkpoint_delay is not None else DEFAULT_CHECKPOINT_DELAY
+    )
     to_end: float | None = None
     if status == "Baking":
         baked = watch.waited_seconds - (
@@ -106,18 +121,17 @@ def next_wait(refresh: dict[str, Any], state: WatchState, min_poll: int, max_pol
     elif checkpoint_reached(refresh) is not None and watch.checkpoint_since is not None:
         # The hold ends at a known time: wake up then (the gates run at every wake-up anyway).
         held = watch.waited_seconds - watch.checkpoint_since
-        left = float(preferences.get("CheckpointDelay", 3600)) - held
+        left = delay - held
         return int(min(max_poll, max(min_poll, math.ceil(left))))
     elif percentage > 0 and elapsed > 0:
         rate = percentage / elapsed  # the average so far: steadier than the last step's
-        upcoming = [cp for cp in preferences.get("CheckpointPercentages") or [] if percentage < cp < 100]
+        upcoming = [cp for cp in preferences.checkpoint_percentages or [] if percentage < cp < 100]
         to_end = (100 - percentage) / rate + bake
         # Aim at the middle of the next checkpoint's hold, not its start: any poll during the
         # hold runs the gates there, and aiming further out saves polls.
-        delay = float(preferences.get("CheckpointDelay", 3600))
         horizon = min([(cp - percentage) / rate + delay / 2 for cp in upcoming] + [to_end])
     else:
-        horizon = float(preferences.get("InstanceWarmup") or 300)
+        horizon = float(preferences.instance_warmup or 300)
     return int(min(max_poll, max(min_poll, math.ceil(horizon / 2))))
 
 
@@ -125,16 +139,17 @@ def absorb(state: WatchState, watch: WatchProgress) -> WatchState:
     """Fold what the state machine did since the last decision into the state: a restarted
     refresh replaces the current one; an approval answer is recorded."""
     update: dict[str, Any] = {}
-    if state.restarted and state.restarted.get("InstanceRefreshId"):
+    restarted = state.restarted.instance_refresh_id if state.restarted else None
+    if state.restarted and restarted:
         # The state machine already follows the new refresh; remember the one it replaced.
         if state.decision and state.decision.action == "restore":
-            watch.restore_refresh_id = state.restarted["InstanceRefreshId"]
+            watch.restore_refresh_id = restarted
         else:
-            watch.segments.append(state.restarted.get("previous") or state.refresh_id)
+            watch.segments.append(state.restarted.previous or state.refresh_id)
             watch.requested = None
         watch.segment_started, watch.baking_since = watch.waited_seconds, None
         watch.paused_seconds, watch.checkpoint_since = 0, None
-        update |= {"refresh_id": state.restarted["InstanceRefreshId"], "restarted": None}
+        update |= {"refresh_id": restarted, "restarted": None}
         if state.decision and state.decision.restart_preferences:
             update["preferences"] = state.decision.restart_preferences
     if state.approval is not None or state.approval_error is not None:
@@ -157,17 +172,17 @@ def decide(state: WatchState, verdicts: list[GateVerdict], min_poll: int, max_po
     refresh = current_refresh(state)
     if refresh is None:
         watch.reason = watch.reason or "the instance refresh can no longer be found"
-        return _report(state, watch, status="NotFound", refresh={})
+        return _report(state, watch, status="NotFound", refresh=None)
     if verdicts:
         watch.verdicts = verdicts
-    status = refresh.get("Status", "")
+    status = refresh.status
     if status in TERMINAL:
         if watch.restore_of is not None:
             return _report_restored(state, watch, refresh)
         if status == "Cancelled" and watch.requested in RESTARTABLE:
             return _resume_when_open(state, watch, refresh, verdicts, min_poll, max_poll)
         if status == "RollbackSuccessful" and watch.segments and state.restore_configuration:
-            watch.reason = watch.reason or f"rolled back: {refresh.get('StatusReason') or 'by AWS'}"
+            watch.reason = watch.reason or f"rolled back: {refresh.status_reason or 'by AWS'}"
             return _restore(state, watch, refresh, min_poll)
         if (
             status == "Cancelled"
@@ -202,7 +217,7 @@ def decide(state: WatchState, verdicts: list[GateVerdict], min_poll: int, max_po
 def _steer(
     state: WatchState,
     watch: WatchProgress,
-    refresh: dict[str, Any],
+    refresh: InstanceRefresh,
     verdicts: list[GateVerdict],
     min_poll: int,
 ) -> Decision | None:
@@ -238,7 +253,7 @@ def _steer(
 def _resume_when_open(
     state: WatchState,
     watch: WatchProgress,
-    refresh: dict[str, Any],
+    refresh: InstanceRefresh,
     verdicts: list[GateVerdict],
     min_poll: int,
     max_poll: int,
@@ -249,7 +264,7 @@ def _resume_when_open(
         # segments replaced, or, where nothing was, stop here and say so.
         watch.failed_verdict = failed
         reason = f"gate {failed.gate} failed while paused: {failed.summary}; not resumed"
-        replaced = watch.segments or int(refresh.get("PercentageComplete") or 0) > 0
+        replaced = watch.segments or (refresh.percentage_complete or 0) > 0
         if replaced and state.restore_configuration:
             watch.requested, watch.reason = "rollback", reason
             return _restore(state, watch, refresh, min_poll)
@@ -274,10 +289,10 @@ def _resume_when_open(
     )
 
 
-def restart_preferences(state: WatchState, refresh: dict[str, Any]) -> dict[str, Any]:
+def restart_preferences(state: WatchState, refresh: InstanceRefresh) -> dict[str, Any]:
     """The preferences of the refresh that resumes ``refresh``: skip what is already replaced, and
     keep the checkpoints still ahead, rebased onto the instances that are left."""
-    done = int(refresh.get("PercentageComplete") or 0)
+    done = refresh.percentage_complete or 0
     preferences = dict(state.preferences) | {"SkipMatching": True}
     ahead = [c for c in preferences.get("CheckpointPercentages") or [] if c > done]
     rebased = (
@@ -299,21 +314,21 @@ def restore_preferences(state: WatchState) -> dict[str, Any]:
     return kept | {"SkipMatching": True}
 
 
-def _restore(state: WatchState, watch: WatchProgress, refresh: dict[str, Any], min_poll: int) -> WatchState:
+def _restore(state: WatchState, watch: WatchProgress, refresh: InstanceRefresh, min_poll: int) -> WatchState:
     watch.restore_of = state.refresh_id
     preferences = restore_preferences(state)
     decision = Decision(action="restore", wait_seconds=min_poll, restart_preferences=preferences)
     return _with(state, watch, refresh, decision)
 
 
-def _report_restored(state: WatchState, watch: WatchProgress, refresh: dict[str, Any]) -> WatchState:
+def _report_restored(state: WatchState, watch: WatchProgress, refresh: InstanceRefresh) -> WatchState:
     """The deployment's outcome once the restore refresh ended: rolled back only if it succeeded."""
-    restored = refresh.get("Status") == "Successful"
+    restored = refresh.status == "Successful"
     watch.reason = f"{watch.reason}; " + (
         f"the instances still on the new image were restored by refresh {state.refresh_id}"
         if restored
         else f"restoring the instances still on the new image failed: refresh {state.refresh_id} "
-        f"ended {refresh.get('Status')} ({refresh.get('StatusReason') or 'no reason given'})"
+        f"ended {refresh.status} ({refresh.status_reason or 'no reason given'})"
     )
     rolled_back = state.model_copy(update={"refresh_id": watch.restore_of})
     return _report(
@@ -327,8 +342,10 @@ def continuation_name(watcher: str) -> str:
     return f"{root}{GENERATION_SEPARATOR}{int(generation or 1) + 1}"
 
 
-def _with(state: WatchState, watch: WatchProgress, refresh: dict[str, Any], decision: Decision) -> WatchState:
-    watch.last_percentage = int(refresh.get("PercentageComplete") or 0)
+def _with(
+    state: WatchState, watch: WatchProgress, refresh: InstanceRefresh, decision: Decision
+) -> WatchState:
+    watch.last_percentage = refresh.percentage_complete or 0
     watch.last_wait = decision.wait_seconds
     watch.waited_seconds += decision.wait_seconds
     update: dict[str, Any] = {"watch": watch, "decision": decision, "describe": None}
@@ -343,7 +360,9 @@ def _with(state: WatchState, watch: WatchProgress, refresh: dict[str, Any], deci
     return state.model_copy(update=update)
 
 
-def _report(state: WatchState, watch: WatchProgress, status: str, refresh: dict[str, Any]) -> WatchState:
+def _report(
+    state: WatchState, watch: WatchProgress, status: str, refresh: InstanceRefresh | None
+) -> WatchState:
     reason = watch.reason if watch.requested or watch.restore_of or status == "NotFound" else None
     outcome = Outcome(
         deployment_id=state.deployment_id,
@@ -351,23 +370,23 @@ def _report(state: WatchState, watch: WatchProgress, status: str, refresh: dict[
         refresh_id=state.refresh_id,
         status=status,
         succeeded=status == "Successful",
-        reason=reason or refresh.get("StatusReason"),
+        reason=reason or (refresh.status_reason if refresh else None),
         requested=watch.requested,
         image_id=state.image_id,
         launch_template_version=state.launch_template_version,
-        percentage_complete=refresh.get("PercentageComplete"),
+        percentage_complete=refresh.percentage_complete if refresh else None,
         polls=watch.polls,
         watched_seconds=watch.waited_seconds,
         failed_gate=watch.failed_verdict,
         segments=watch.segments,
         restore_refresh_id=watch.restore_refresh_id,
-        started_at=_iso(refresh.get("StartTime")),
-        ended_at=_iso(refresh.get("EndTime")),
+        started_at=_iso(refresh.start_time if refresh else None),
+        ended_at=_iso(refresh.end_time if refresh else None),
     )
     return state.model_copy(
         update={"watch": watch, "decision": Decision(action="report"), "outcome": outcome, "describe": None}
     )
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

@@ -17,6 +17,10 @@ WaveName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.%\- 
 #: Tag naming a group's wave when the message gives no ``waves`` (``canary`` goes first).
 WAVE_TAG_KEY = "asg-refresh:wave"
 MAX_WAVES = 20
+RolloutId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[\w.\-:]+$")]
+#: A Map item's rollout id: the rollout's, or ``<id>-revert`` for a revert; with ``.<wave>.<index>``
+#: it stays within a deployment id's 64 characters.
+WaveRolloutId = Annotated[str, Field(min_length=1, max_length=55, pattern=r"^[\w.\-:]+$")]
 
 
 class WaveSpec(BaseModel):
@@ -78,7 +82,7 @@ class PlannedWave(BaseModel):
 class RolloutPlan(BaseModel):
     """What PlanRollout hands the state machine."""
 
-    rollout_id: str = Field(min_length=1, max_length=48, pattern=r"^[\w.\-:]+$")
+    rollout_id: RolloutId
     image_id: str
     message: RolloutMessage
     waves: list[PlannedWave]
@@ -93,9 +97,9 @@ class WaveItem(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    rollout_id: str
-    wave: int = Field(ge=0)
-    index: int = Field(ge=0)
+    rollout_id: WaveRolloutId
+    wave: int = Field(ge=0, lt=MAX_WAVES)
+    index: int = Field(ge=0, lt=10_000)
     group: GroupName
     message: RolloutMessage
     revert_to_image: str | None = Field(default=None, pattern=r"^ami-[0-9a-f]{8,17}$")

@@ -6,11 +6,32 @@ fresh ``describe`` result and returns it with an updated ``watch`` and ``decisio
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from asg_refresh.models.deploy import GroupName, ImageId
 from asg_refresh.models.gates import GateConfig
+from asg_refresh.models.refresh import DescribedPreferences, DescribedRefreshes, Name255
+
+#: ``LaunchTemplateSpecification.LaunchTemplateId`` of Auto Scaling (``XmlStringMaxLen255``);
+#: empty when the reconciler adopts a refresh without a launch template.
+LaunchTemplateId = Annotated[str, Field(max_length=255)]
+#: Deployment ids: event ids, SNS message ids, a message's ``deployment_id``, a rollout's id.
+DeploymentId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def _api_preferences(value: dict[str, Any]) -> dict[str, Any]:
+    """StartInstanceRefresh Preferences, as sent: kept as the API's dict, its bounds checked (as
+    DescribeInstanceRefreshes reports them: an adopted refresh carries AWS's own)."""
+    DescribedPreferences.model_validate(value)
+    return value
+
+
+#: StartInstanceRefresh's ``Preferences`` as the watcher carries them (PascalCase, bounded).
+ApiPreferences = Annotated[dict[str, Any], AfterValidator(_api_preferences)]
+#: Step Functions execution names are 1-80 characters.
+ExecutionName = Annotated[str, Field(min_length=1, max_length=80)]
 
 Action = Literal["wait", "rollback", "cancel", "restart", "restore", "approve", "continue", "report"]
 #: What the watcher asked AWS for: stop (rollback, cancel), or pause to move on later (hold: outside
@@ -65,7 +86,7 @@ class Decision(BaseModel):
     action: Action
     wait_seconds: int = Field(default=0, ge=0)
     checkpoint: int | None = Field(default=None, description="The checkpoint an approval is asked for.")
-    restart_preferences: dict[str, Any] | None = None
+    restart_preferences: ApiPreferences | None = None
     continue_as: str | None = Field(default=None, description="The execution the watch continues in.")
 
 
@@ -94,23 +115,24 @@ class Outcome(BaseModel):
 class WatchInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    deployment_id: str
-    group: str = Field(min_length=1, max_length=255)
-    refresh_id: str = Field(min_length=1, max_length=255)
-    image_id: str
-    launch_template_id: str
-    launch_template_version: int | None = None
-    alarms: list[str] = Field(default_factory=list)
+    deployment_id: DeploymentId
+    group: GroupName
+    refresh_id: Name255
+    #: Empty when the reconciler adopts a refresh whose image it cannot tell.
+    image_id: ImageId | Literal[""]
+    launch_template_id: LaunchTemplateId
+    launch_template_version: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    alarms: list[Name255] = Field(default_factory=list, max_length=100)
     gates: GateConfig = Field(default_factory=GateConfig)
-    watcher: str | None = Field(default=None, description="The watching execution's name.")
-    strategy: str = "Rolling"
+    watcher: ExecutionName | None = Field(default=None, description="The watching execution's name.")
+    strategy: Literal["Rolling", "ReplaceRootVolume"] = "Rolling"
     desired_configuration: dict[str, Any] | None = None
     restore_configuration: dict[str, Any] | None = Field(
         default=None,
         description="The group's configuration pinned to the version it ran before the deployment: "
         "what a restore refreshes towards (None when unknown: no restore).",
     )
-    preferences: dict[str, Any] = Field(default_factory=dict, description="As sent to StartInstanceRefresh.")
+    preferences: ApiPreferences = Field(default_factory=dict, description="As sent to StartInstanceRefresh.")
 
 
 class Approval(BaseModel):
@@ -124,11 +146,21 @@ class Approval(BaseModel):
     comment: str | None = None
 
 
+class Restarted(BaseModel):
+    """StartInstanceRefresh's output as the state machine keeps it (``$.restarted``), with the
+    refresh it replaced (``previous``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    instance_refresh_id: Name255 | None = Field(default=None, alias="InstanceRefreshId")
+    previous: Name255 | None = None
+
+
 class WatchState(WatchInput):
-    describe: dict[str, Any] | None = Field(default=None, description="DescribeInstanceRefreshes output")
+    describe: DescribedRefreshes | None = Field(default=None, description="DescribeInstanceRefreshes output")
     watch: WatchProgress = Field(default_factory=WatchProgress)
     decision: Decision | None = None
     outcome: Outcome | None = None
-    restarted: dict[str, Any] | None = Field(default=None, description="StartInstanceRefresh output")
+    restarted: Restarted | None = Field(default=None, description="StartInstanceRefresh output")
     approval: Approval | None = None
     approval_error: dict[str, Any] | None = None
