@@ -49,7 +49,9 @@ def test_a_synchronous_caller_without_the_marker_also_gets_a_dead_letter_copy(ap
 
 
 @pytest.mark.parametrize("event", [None, {}, {"detail-type": "ASG Refresh Requested"}, [], "deploy"])
-def test_an_asynchronous_event_without_a_source_is_dead_lettered_not_dropped(app: LocalApp, event: Any) -> None:
+def test_an_asynchronous_event_without_a_source_is_dead_lettered_not_dropped(
+    app: LocalApp, event: Any
+) -> None:
     assert app.invoke_async("StartRefreshFunction", event) == 202
     assert codes(refused_letters(app)) == ["VALIDATION_ERROR"]
     # Refused for good at once: not retried into Lambda's own dead letter

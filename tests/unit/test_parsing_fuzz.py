@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from asg_refresh.errors import InvalidRequestError
 from asg_refresh.invocation import source_of
 from asg_refresh.models.deploy import DeployRequest
-from asg_refresh.parsing import parse_deploy_trigger
+from asg_refresh.parsing import MAX_DELIVERY_ID, parse_deploy_trigger, split_deliveries
 from asg_refresh_local.samples import load_event, sample_names
 
 SAMPLES = [load_event(name) for name in sample_names() if name != "evaluate_gates"]
@@ -64,3 +64,30 @@ def test_sns_messages_that_are_not_json(message: str) -> None:
     event = load_event("deploy_sns")
     event["Records"][0]["Sns"]["Message"] = message
     assert_parses_or_refuses(event)
+
+
+SNS_RECORD = load_event("deploy_sns")["Records"][0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(json_values | st.just(SNS_RECORD), min_size=1, max_size=3), json_values)
+def test_any_sns_delivery_splits_into_records_each_parsed_or_refused(records: list[Any], sns: Any) -> None:
+    # The first record decides the shape (an SNS delivery); the others, and its ``Sns``, are anything
+    event = {"Records": [SNS_RECORD | {"Sns": sns}, *records]}
+    deliveries = split_deliveries(event, "request-1")
+    assert len(deliveries) == len(event["Records"])
+    for delivery in deliveries:
+        assert delivery.shape == "sns"
+        assert 0 < len(delivery.deployment_id) <= MAX_DELIVERY_ID
+        try:
+            parse_deploy_trigger(delivery.event, delivery.shape, delivery.deployment_id, "us-east-1")
+        except InvalidRequestError as error:
+            assert error.code == "VALIDATION_ERROR"
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_any_event_splits_into_deliveries_with_usable_ids(event: Any) -> None:
+    deliveries = split_deliveries(event, "request-1")
+    assert deliveries
+    assert all(0 < len(d.deployment_id) <= MAX_DELIVERY_ID for d in deliveries)

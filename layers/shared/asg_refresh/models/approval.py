@@ -15,11 +15,13 @@ ApproverPattern = str
 
 
 class ApprovalRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=1024)
-    deployment_id: str
+    #: Step Functions' TaskToken: 1-2048 characters.
+    token: str = Field(min_length=1, max_length=2048)
+    deployment_id: str = Field(min_length=1, max_length=255)
     group: str = Field(min_length=1, max_length=255)
     refresh_id: str = Field(min_length=1, max_length=255)
-    image_id: str
+    #: Auto Scaling's ImageId: ``^ami-[a-z0-9]{1,17}$``.
+    image_id: str = Field(min_length=5, max_length=21, pattern=r"^ami-[a-z0-9]{1,17}$")
     checkpoint: int = Field(ge=1, le=100)
 
 
@@ -33,7 +35,7 @@ class PendingApproval(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     approval_id: str = Field(min_length=16, max_length=64)
-    token: str = Field(min_length=1, max_length=1024, repr=False, exclude=True)
+    token: str = Field(min_length=1, max_length=2048, repr=False, exclude=True)
     deployment_id: str
     group: str
     refresh_id: str

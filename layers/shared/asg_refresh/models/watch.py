@@ -59,23 +59,35 @@ class GateVerdict(BaseModel):
     )
 
 
+#: A watch's seconds: a year is far beyond any budget (days of checkpoint delays and bake).
+Seconds = Annotated[int, Field(ge=0, le=366 * 86_400)]
+#: Polls: a year of the shortest interval.
+Polls = Annotated[int, Field(ge=0, le=366 * 86_400)]
+
+
 class WatchProgress(BaseModel):
-    polls: int = Field(default=0, ge=0)
-    execution_polls: int = Field(default=0, ge=0, description="Polls made by the current execution.")
-    waited_seconds: int = Field(default=0, ge=0)
-    budget_seconds: int = Field(default=86_400, ge=60)
-    last_percentage: int | None = None
-    last_wait: int | None = None
-    segment_started: int = Field(default=0, ge=0, description="waited_seconds when this refresh began")
-    baking_since: int | None = None
-    checkpoint_since: int | None = Field(default=None, description="waited_seconds when the hold began")
-    paused_seconds: int = Field(default=0, ge=0, description="time held at checkpoints in this refresh")
+    polls: Polls = 0
+    execution_polls: Polls = Field(default=0, description="Polls made by the current execution.")
+    waited_seconds: Seconds = 0
+    budget_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
+    last_percentage: int | None = Field(default=None, ge=0, le=100)
+    last_wait: Seconds | None = None
+    segment_started: Seconds = Field(default=0, description="waited_seconds when this refresh began")
+    baking_since: Seconds | None = None
+    checkpoint_since: Seconds | None = Field(default=None, description="waited_seconds when the hold began")
+    paused_seconds: Seconds = Field(default=0, description="time held at checkpoints in this refresh")
     requested: Requested | None = None
-    reason: str | None = None
-    verdicts: list[GateVerdict] = Field(default_factory=list, description="The latest verdicts.")
+    reason: str | None = Field(default=None, max_length=65_536)
+    verdicts: list[GateVerdict] = Field(
+        default_factory=list, description="The latest verdicts.", max_length=10
+    )
     failed_verdict: GateVerdict | None = None
-    approved_checkpoints: list[int] = Field(default_factory=list)
-    segments: list[str] = Field(default_factory=list, description="Earlier refresh ids (before restarts).")
+    approved_checkpoints: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=list, max_length=100
+    )
+    segments: list[Name255] = Field(
+        default_factory=list, max_length=1000, description="Earlier refresh ids (before restarts)."
+    )
     restore_of: str | None = Field(
         default=None, description="The refresh rolled back (or stopped) before the restore began."
     )
@@ -84,8 +96,10 @@ class WatchProgress(BaseModel):
 
 class Decision(BaseModel):
     action: Action
-    wait_seconds: int = Field(default=0, ge=0)
-    checkpoint: int | None = Field(default=None, description="The checkpoint an approval is asked for.")
+    wait_seconds: Seconds = 0
+    checkpoint: int | None = Field(
+        default=None, ge=0, le=100, description="The checkpoint an approval is asked for."
+    )
     restart_preferences: ApiPreferences | None = None
     continue_as: str | None = Field(default=None, description="The execution the watch continues in.")
 
