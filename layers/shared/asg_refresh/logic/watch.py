@@ -29,17 +29,15 @@ from typing import Any
 
 from asg_refresh.logic.approvals import refused_verdict
 from asg_refresh.models.refresh import (
-    ACTIVE_STATUSES as ACTIVE,
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    UNWINDING_STATUSES,
+    DescribedPreferences,
+    InstanceRefresh,
 )
-from asg_refresh.models.refresh import (
-    TERMINAL_STATUSES as TERMINAL,
-)
-from asg_refresh.models.refresh import (
-    UNWINDING_STATUSES as UNWINDING,
-)
-from asg_refresh.models.refresh import DescribedPreferences, InstanceRefresh
 from asg_refresh.models.watch import Decision, GateVerdict, Outcome, WatchProgress, WatchState
 
+ACTIVE, UNWINDING, TERMINAL = ACTIVE_STATUSES, UNWINDING_STATUSES, TERMINAL_STATUSES
 RESTARTABLE = frozenset({"hold", "promote"})
 #: Polls one execution makes before the watch continues in a fresh one. A poll is 14 history
 #: events (Wait, Describe, Evaluate, Choice): about 14,000 of the 25,000 Step Functions keeps, so a
