@@ -284,10 +284,11 @@ def test_a_restore_that_lost_its_watcher_is_followed_again_as_a_restore() -> Non
     # The reconciler finds the restore refresh r-3 running without a watcher; the audit says it
     # restores r-1. Its new watcher must not gate it (the alarm that stopped the deployment may
     # still be in ALARM, and rolling a restore back would put the new image back)
+    from asg_refresh.dal.records import Group
     from asg_refresh.logic.reconcile import _watch_input
     from asg_refresh.settings import Settings
 
-    group = {"AutoScalingGroupName": "web", "Tags": []}
+    group = Group(name="web")
     refresh = {"InstanceRefreshId": "r-3", "Status": "InProgress"}
     recorded = {"deployment_id": "d", "restores": "r-1", "alarms": ["web-5xx"]}
     payload = _watch_input(group, refresh, None, Settings(), recorded)  # type: ignore[arg-type]

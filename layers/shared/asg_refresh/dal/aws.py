@@ -15,6 +15,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from asg_refresh.dal.clients import client
+from asg_refresh.dal.ports import (
+    CLOSED_TASK_CODES,
+    AwsItem,
+    NoActiveRefresh,
+    RefreshAlreadyActive,
+    RefreshIrreversible,
+    TaskTokenClosed,
+)
+from asg_refresh.dal.records import Execution, Group
 from asg_refresh.dal.retry import RETRYABLE_CODES, call_with_retry, error_code
 from asg_refresh.errors import (
     AwsRequestError,
@@ -23,31 +32,16 @@ from asg_refresh.errors import (
 )
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
-AwsItem = dict[str, Any]
-
-
-class RefreshAlreadyActive(Exception):
-    """StartInstanceRefresh answered InstanceRefreshInProgress."""
-
-
-class NoActiveRefresh(Exception):
-    """Cancel or rollback answered ActiveInstanceRefreshNotFound."""
-
-
-class RefreshIrreversible(Exception):
-    """Rollback answered IrreversibleInstanceRefresh."""
-
-
-#: What SendTaskSuccess/SendTaskFailure answer when nothing waits for the token any more.
-CLOSED_TASK_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-
-
-class TaskTokenClosed(Exception):
-    """SendTaskSuccess/SendTaskFailure answered one of :data:`CLOSED_TASK_CODES`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+__all__ = [
+    "CLOSED_TASK_CODES",
+    "AwsGateway",
+    "AwsItem",
+    "NoActiveRefresh",
+    "RefreshAlreadyActive",
+    "RefreshIrreversible",
+    "TaskTokenClosed",
+    "dead_letter_sender",
+]
 
 
 class AwsGateway:
@@ -120,9 +114,9 @@ class AwsGateway:
             self._pages("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups", MaxRecords=100)
         )
 
-    def groups_with_tags(self, tags: dict[str, str]) -> list[AwsItem]:
+    def groups_with_tags(self, tags: dict[str, str]) -> list[Group]:
         filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
-        return list(
+        return _groups(
             self._pages(
                 "autoscaling",
                 "describe_auto_scaling_groups",
@@ -132,8 +126,8 @@ class AwsGateway:
             )
         )
 
-    def groups_with_tags_key(self, key: str) -> list[AwsItem]:
-        return list(
+    def groups_with_tags_key(self, key: str) -> list[Group]:
+        return _groups(
             self._pages(
                 "autoscaling",
                 "describe_auto_scaling_groups",
@@ -303,15 +297,16 @@ class AwsGateway:
             return arn, False
         return str(started["executionArn"]), True
 
-    def execution(self, state_machine_arn: str, name: str) -> AwsItem | None:
+    def execution(self, state_machine_arn: str, name: str) -> Execution | None:
         """DescribeExecution of execution ``name`` of the state machine, or None when there is none."""
         arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
         try:
-            return self.call("stepfunctions", "describe_execution", executionArn=arn)
+            described = self.call("stepfunctions", "describe_execution", executionArn=arn)
         except AwsRequestError as error:
             if error.context.get("aws_code") == "ExecutionDoesNotExist":
                 return None
             raise
+        return Execution(name=described["name"], status=described["status"], output=described.get("output"))
 
     def send_task_success(self, token: str, output: str) -> None:
         self._answer_task("send_task_success", taskToken=token, output=output)
@@ -336,6 +331,16 @@ class AwsGateway:
             Subject=subject[:100],
             Message=json.dumps(message, default=str),
         )
+
+
+def _groups(described: Iterator[AwsItem]) -> list[Group]:
+    return [
+        Group(
+            name=item["AutoScalingGroupName"],
+            tags={tag["Key"]: tag.get("Value", "") for tag in item.get("Tags", [])},
+        )
+        for item in described
+    ]
 
 
 def _template_selector(template: AwsItem) -> dict[str, str]:

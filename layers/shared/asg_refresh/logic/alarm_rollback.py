@@ -7,8 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from asg_refresh.dal.aws import AwsGateway, NoActiveRefresh, RefreshIrreversible
-from asg_refresh.logic import groups as group_facts
+from asg_refresh.dal.ports import (
+    AlarmRollbackPorts,
+    NoActiveRefresh,
+    RefreshIrreversible,
+    RefreshStops,
+    TaggedGroups,
+)
+from asg_refresh.dal.records import Group
 from asg_refresh.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -26,34 +32,28 @@ class AlarmRollbackResult(BaseModel):
     actions: list[GroupAction]
 
 
-def guarded_groups(alarm_name: str, aws: AwsGateway, settings: Settings) -> list[dict[str, object]]:
+def guarded_groups(alarm_name: str, aws: TaggedGroups, settings: Settings) -> list[Group]:
     """Groups whose alarm tag lists ``alarm_name``, plus every opted-in group when the alarm is
     one of the default alarms (which guard every group)."""
     if alarm_name in settings.default_alarm_names:
         return aws.groups_with_tags({settings.opt_in_tag_key: settings.opt_in_tag_value})
     candidates = aws.groups_with_tags_key(settings.alarm_tag_key)
-    return [
-        group
-        for group in candidates
-        if alarm_name
-        in [n.strip() for n in (group_facts.tag_value(group, settings.alarm_tag_key) or "").split(",")]
-    ]
+    return [group for group in candidates if alarm_name in group.tag_list(settings.alarm_tag_key)]
 
 
 def roll_back_for_alarm(
-    alarm_name: str, reason: str, aws: AwsGateway, settings: Settings
+    alarm_name: str, reason: str, aws: AlarmRollbackPorts, settings: Settings
 ) -> AlarmRollbackResult:
     actions = []
     for group in guarded_groups(alarm_name, aws, settings):
-        name = str(group["AutoScalingGroupName"])
-        if not group_facts.is_opted_in(group, settings.opt_in_tag_key, settings.opt_in_tag_value):
-            actions.append(GroupAction(group=name, action="not-opted-in"))
+        if not group.is_opted_in(settings.opt_in_tag_key, settings.opt_in_tag_value):
+            actions.append(GroupAction(group=group.name, action="not-opted-in"))
             continue
-        actions.append(_stop_refresh(name, aws, f"alarm {alarm_name} is ALARM: {reason}"))
+        actions.append(_stop_refresh(group.name, aws, f"alarm {alarm_name} is ALARM: {reason}"))
     return AlarmRollbackResult(alarm=alarm_name, actions=actions)
 
 
-def _stop_refresh(group: str, aws: AwsGateway, reason: str) -> GroupAction:
+def _stop_refresh(group: str, aws: RefreshStops, reason: str) -> GroupAction:
     try:
         refresh_id = aws.rollback_refresh(group)
         logger.warning("rolled back", extra={"group": group, "refresh_id": refresh_id, "reason": reason})

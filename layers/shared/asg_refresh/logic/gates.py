@@ -30,7 +30,12 @@ def alarm_names_for(
 ) -> list[str]:
     """Alarms guarding ``group``: those of the event, the group's alarm tag, then the defaults."""
     tagged = next((tag["Value"] for tag in group.get("Tags", []) if tag["Key"] == alarm_tag_key), "")
-    names = [*requested, *(n.strip() for n in tagged.split(",")), *defaults]
+    return alarm_names_tagged(tagged, requested, defaults)
+
+
+def alarm_names_tagged(tagged: str | None, requested: list[str], defaults: list[str]) -> list[str]:
+    """Alarms of the event, then of the alarm tag's value ``tagged``, then the defaults."""
+    names = [*requested, *(n.strip() for n in (tagged or "").split(",")), *defaults]
     return list(dict.fromkeys(name for name in names if name))
 
 

@@ -10,15 +10,14 @@ execution (``<watcher>--2``...) is followed through its chain.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from asg_refresh.dal.audit import AuditStore
-from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.dal.ports import AuditLog, Executions, ReconcilePorts
+from asg_refresh.dal.records import Execution, Group
 from asg_refresh.logic import groups as group_facts
-from asg_refresh.logic.gates import alarm_names_for
+from asg_refresh.logic.gates import alarm_names_tagged
 from asg_refresh.logic.watch_input import watch_payload
 from asg_refresh.models.watch import WatchInput, WatchProgress
 from asg_refresh.settings import Settings
@@ -35,26 +34,26 @@ class WatcherCheck(BaseModel):
     execution_name: str | None = None
 
 
-def reconcile_watchers(aws: AwsGateway, settings: Settings, audit: AuditStore | None) -> list[WatcherCheck]:
+def reconcile_watchers(aws: ReconcilePorts, settings: Settings, audit: AuditLog | None) -> list[WatcherCheck]:
     if not settings.state_machine_arn:
         return []
     checks = []
     for group in aws.groups_with_tags({settings.opt_in_tag_key: settings.opt_in_tag_value}):
-        active = group_facts.active_refresh(aws.describe_refreshes(group["AutoScalingGroupName"]))
+        active = group_facts.active_refresh(aws.describe_refreshes(group.name))
         if active:
             checks.append(_ensure_watcher(group, active, aws, settings, audit))
     return checks
 
 
 def _ensure_watcher(
-    group: dict[str, Any],
+    group: Group,
     refresh: dict[str, Any],
-    aws: AwsGateway,
+    aws: ReconcilePorts,
     settings: Settings,
-    audit: AuditStore | None,
+    audit: AuditLog | None,
 ) -> WatcherCheck:
     assert settings.state_machine_arn
-    name, refresh_id = group["AutoScalingGroupName"], str(refresh["InstanceRefreshId"])
+    name, refresh_id = group.name, str(refresh["InstanceRefreshId"])
     recorded = audit.refresh(refresh_id) if audit else None
     # A refresh resumed after a hold or promote is watched by the execution that resumed it.
     known = (recorded or {}).get("watcher")
@@ -76,27 +75,25 @@ def _ensure_watcher(
     return WatcherCheck(group=name, refresh_id=refresh_id, action="gave-up")
 
 
-def _running_in_chain(
-    aws: AwsGateway, state_machine_arn: str, execution: dict[str, Any] | None
-) -> str | None:
+def _running_in_chain(aws: Executions, state_machine_arn: str, execution: Execution | None) -> str | None:
     """The name of ``execution`` (a DescribeExecution answer), or of the execution a long watch
     handed over to (and so on), if that one runs."""
     for _ in range(MAX_CONTINUATIONS):
         if execution is None:
             return None
-        if execution["status"] == "RUNNING":
-            return str(execution["name"])
-        handed_over = json.loads(execution.get("output") or "{}").get("continued_as")
-        if execution["status"] != "SUCCEEDED" or not handed_over:
+        if execution.status == "RUNNING":
+            return execution.name
+        handed_over = execution.continued_as
+        if execution.status != "SUCCEEDED" or not handed_over:
             return None
-        execution = aws.execution(state_machine_arn, str(handed_over))
+        execution = aws.execution(state_machine_arn, handed_over)
     return None
 
 
 def _watch_input(
-    group: dict[str, Any],
+    group: Group,
     refresh: dict[str, Any],
-    aws: AwsGateway,
+    aws: ReconcilePorts,
     settings: Settings,
     recorded: dict[str, Any] | None,
 ) -> dict[str, Any]:
@@ -108,13 +105,13 @@ def _watch_input(
     version = str(spec.get("Version", ""))
     watch = WatchInput(
         deployment_id=(recorded or {}).get("deployment_id") or f"adopted-{refresh_id}",
-        group=group["AutoScalingGroupName"],
+        group=group.name,
         refresh_id=refresh_id,
         image_id=image_id,
         launch_template_id=str(spec.get("LaunchTemplateId", "")),
         launch_template_version=int(version) if version.isdigit() else None,
         alarms=(recorded or {}).get("alarms")
-        or alarm_names_for(group, [], settings.alarm_tag_key, settings.default_alarm_names),
+        or alarm_names_tagged(group.tag(settings.alarm_tag_key), [], settings.default_alarm_names),
         # The refresh's own Preferences: its checkpoint delays and bake time set the budget.
         preferences=refresh.get("Preferences") or {},
     )

@@ -1,0 +1,152 @@
+"""The ports logic depends on: small Protocols named by what logic needs from AWS.
+
+dal/aws.py's ``AwsGateway`` implements every one of them; tests/fakes implements them in
+memory. Logic modules annotate their argument with the narrowest port (or the union of the few
+they use), never with the concrete gateway, so that a fake serves in a unit test.
+
+The errors a port raises are declared here as well, since they are part of its contract
+(dal/aws.py translates AWS's error codes into them, and re-exports them).
+
+Not every port hands out records yet: those marked ``AwsItem`` still return AWS's raw answer
+(see docs/architecture.md, "Not yet").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from asg_refresh.dal.records import Execution, Group
+from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
+
+AwsItem = dict[str, Any]
+
+
+class RefreshAlreadyActive(Exception):
+    """StartInstanceRefresh answered InstanceRefreshInProgress."""
+
+
+class NoActiveRefresh(Exception):
+    """Cancel or rollback answered ActiveInstanceRefreshNotFound."""
+
+
+class RefreshIrreversible(Exception):
+    """Rollback answered IrreversibleInstanceRefresh."""
+
+
+#: What SendTaskSuccess/SendTaskFailure answer when nothing waits for the token any more.
+CLOSED_TASK_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+class TaskTokenClosed(Exception):
+    """SendTaskSuccess/SendTaskFailure answered one of :data:`CLOSED_TASK_CODES`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class TaggedGroups(Protocol):
+    """Groups found by their tags (the opt-in tag, the alarm tag)."""
+
+    def groups_with_tags(self, tags: dict[str, str]) -> list[Group]: ...
+
+    def groups_with_tags_key(self, key: str) -> list[Group]: ...
+
+
+class GroupDescriptions(Protocol):
+    """Groups as DescribeAutoScalingGroups answers (launch template, mixed instances policy)."""
+
+    def describe_groups(self, names: list[str]) -> list[AwsItem]: ...
+
+    def all_groups(self) -> list[AwsItem]: ...
+
+
+class LaunchTemplates(Protocol):
+    def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]: ...
+
+    def launch_template_version(self, template: AwsItem, version: str) -> AwsItem: ...
+
+    def create_launch_template_version(
+        self, template: AwsItem, source_version: str, image_id: str, description: str
+    ) -> AwsItem: ...
+
+    def delete_launch_template_version(self, template_id: str, version: int) -> None: ...
+
+
+class Images(Protocol):
+    def account_id(self) -> str: ...
+
+    def describe_image(self, image_id: str) -> AwsItem | None: ...
+
+    def images_built_by(self, image_builder_arn: str) -> list[AwsItem]: ...
+
+    def get_parameter(self, name: str) -> ParameterRecord | None: ...
+
+
+class Refreshes(Protocol):
+    """Instance refreshes: started, described."""
+
+    def start_instance_refresh(
+        self, group: str, strategy: str, desired: AwsItem, preferences: AwsItem
+    ) -> str:
+        """The new refresh's id; raises :class:`RefreshAlreadyActive`."""
+        ...
+
+    def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[AwsItem]: ...
+
+
+class RefreshStops(Protocol):
+    """Rolling back or cancelling a group's active refresh."""
+
+    def rollback_refresh(self, group: str) -> str:
+        """The refresh's id; raises :class:`NoActiveRefresh` or :class:`RefreshIrreversible`."""
+        ...
+
+    def cancel_refresh(self, group: str) -> str:
+        """The refresh's id; raises :class:`NoActiveRefresh`."""
+        ...
+
+
+class Alarms(Protocol):
+    def describe_alarms(self, names: list[str]) -> list[AwsItem]: ...
+
+
+class Metrics(Protocol):
+    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[AwsItem]: ...
+
+
+class Executions(Protocol):
+    """Step Functions executions of the watcher's state machine."""
+
+    def start_execution(self, state_machine_arn: str, name: str, payload: AwsItem) -> tuple[str, bool]:
+        """The execution's ARN, and whether it was started now (False: it already existed)."""
+        ...
+
+    def execution(self, state_machine_arn: str, name: str) -> Execution | None: ...
+
+
+class TaskCallbacks(Protocol):
+    """Step Functions' callback API; raises :class:`TaskTokenClosed`."""
+
+    def send_task_success(self, token: str, output: str) -> None: ...
+
+    def send_task_failure(self, token: str, error: str, cause: str) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, topic_arn: str, subject: str, message: AwsItem) -> None: ...
+
+
+class AuditLog(Protocol):
+    """The audit trail as logic reads it (dal/audit.py's ``AuditStore``)."""
+
+    def refresh(self, refresh_id: str) -> dict[str, Any] | None: ...
+
+
+class AlarmRollbackPorts(TaggedGroups, RefreshStops, Protocol):
+    """What the alarm rollback needs."""
+
+
+class ReconcilePorts(TaggedGroups, Refreshes, LaunchTemplates, Executions, Protocol):
+    """What the reconciler needs."""
