@@ -1,0 +1,146 @@
+"""An in-memory AWS behind the ports: groups, refreshes, launch templates, executions.
+
+It behaves as AWS does where logic depends on it: one active refresh per group (a second start
+raises RefreshAlreadyActive, as InstanceRefreshInProgress), rollback and cancel only of an
+active refresh (NoActiveRefresh otherwise), rollback refused for an irreversible one, and an
+execution name used once per state machine. Every write is recorded for the tests to assert.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from asg_refresh.dal.ports import (
+    AwsItem,
+    NoActiveRefresh,
+    RefreshAlreadyActive,
+    RefreshIrreversible,
+)
+from asg_refresh.dal.records import Execution, Group
+from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
+from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
+
+
+@dataclass
+class FakeAws:
+    groups: dict[str, Group] = field(default_factory=dict)
+    #: Per group, its refreshes as DescribeInstanceRefreshes lists them (newest first).
+    refreshes: dict[str, list[AwsItem]] = field(default_factory=dict)
+    #: Groups whose active refresh cannot be rolled back (IrreversibleInstanceRefresh).
+    irreversible: set[str] = field(default_factory=set)
+    #: (template id, version) -> image id.
+    template_images: dict[tuple[str, str], str] = field(default_factory=dict)
+    executions: dict[str, Execution] = field(default_factory=dict)
+    started_executions: list[tuple[str, AwsItem]] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # --- setup helpers ---------------------------------------------------------------------
+    def add_group(self, name: str, **tags: str) -> Group:
+        group = Group(name=name, tags=dict(tags))
+        self.groups[name] = group
+        self.refreshes.setdefault(name, [])
+        return group
+
+    def add_refresh(self, group: str, status: str = "InProgress", **fields: Any) -> str:
+        refresh_id = f"r-{next(self._ids)}"
+        self.refreshes.setdefault(group, []).insert(
+            0, {"InstanceRefreshId": refresh_id, "AutoScalingGroupName": group, "Status": status, **fields}
+        )
+        return refresh_id
+
+    def _active(self, group: str) -> AwsItem | None:
+        return next(
+            (r for r in self.refreshes.get(group, []) if r["Status"] in ACTIVE_REFRESH_STATUSES), None
+        )
+
+    # --- TaggedGroups ----------------------------------------------------------------------
+    def groups_with_tags(self, tags: dict[str, str]) -> list[Group]:
+        return [g for g in self.groups.values() if all(g.tags.get(k) == v for k, v in tags.items())]
+
+    def groups_with_tags_key(self, key: str) -> list[Group]:
+        return [g for g in self.groups.values() if key in g.tags]
+
+    # --- Refreshes and RefreshStops --------------------------------------------------------
+    def start_instance_refresh(
+        self, group: str, strategy: str, desired: AwsItem, preferences: AwsItem
+    ) -> str:
+        if self._active(group):
+            raise RefreshAlreadyActive(f"An Instance Refresh is already in progress for {group}")
+        return self.add_refresh(
+            group, "Pending", Strategy=strategy, DesiredConfiguration=desired, Preferences=preferences
+        )
+
+    def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[AwsItem]:
+        found = self.refreshes.get(group, [])
+        return [dict(r) for r in found if not refresh_ids or r["InstanceRefreshId"] in refresh_ids]
+
+    def rollback_refresh(self, group: str) -> str:
+        active = self._active(group)
+        if active is None:
+            raise NoActiveRefresh(f"No active refresh for {group}")
+        if group in self.irreversible:
+            raise RefreshIrreversible("the desired configuration has no previous one to return to")
+        active["Status"] = "RollbackInProgress"
+        self.rolled_back.append(group)
+        return str(active["InstanceRefreshId"])
+
+    def cancel_refresh(self, group: str) -> str:
+        active = self._active(group)
+        if active is None:
+            raise NoActiveRefresh(f"No active refresh for {group}")
+        active["Status"] = "Cancelling"
+        self.cancelled.append(group)
+        return str(active["InstanceRefreshId"])
+
+    # --- LaunchTemplates -------------------------------------------------------------------
+    def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
+        return []
+
+    def launch_template_version(self, template: AwsItem, version: str) -> AwsItem:
+        image = self.template_images[(str(template.get("LaunchTemplateId")), version)]
+        return {"VersionNumber": int(version), "LaunchTemplateData": {"ImageId": image}}
+
+    def create_launch_template_version(
+        self, template: AwsItem, source_version: str, image_id: str, description: str
+    ) -> AwsItem:
+        raise NotImplementedError
+
+    def delete_launch_template_version(self, template_id: str, version: int) -> None:
+        raise NotImplementedError
+
+    # --- Executions ------------------------------------------------------------------------
+    def start_execution(self, state_machine_arn: str, name: str, payload: AwsItem) -> tuple[str, bool]:
+        arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        if name in self.executions:
+            return arn, False
+        self.executions[name] = Execution(name=name, status="RUNNING")
+        self.started_executions.append((name, payload))
+        return arn, True
+
+    def execution(self, state_machine_arn: str, name: str) -> Execution | None:
+        return self.executions.get(name)
+
+    # --- Alarms, metrics, images (unused by the logic tested with fakes so far) -------------
+    def describe_alarms(self, names: list[str]) -> list[AwsItem]:
+        return []
+
+    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[AwsItem]:
+        return []
+
+    def get_parameter(self, name: str) -> ParameterRecord | None:
+        return None
+
+
+@dataclass
+class FakeAudit:
+    """The audit log's refresh items, by refresh id."""
+
+    refreshes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def refresh(self, refresh_id: str) -> dict[str, Any] | None:
+        return self.refreshes.get(refresh_id)
