@@ -9,6 +9,7 @@ execution name used once per state machine. Every write is recorded for the test
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,8 +32,12 @@ class FakeAws:
     refreshes: dict[str, list[AwsItem]] = field(default_factory=dict)
     #: Groups whose active refresh cannot be rolled back (IrreversibleInstanceRefresh).
     irreversible: set[str] = field(default_factory=set)
-    #: (template id, version) -> image id.
-    template_images: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Per launch template id, its versions' images (version 1 is $Default).
+    templates: dict[str, dict[int, str]] = field(default_factory=dict)
+    created_versions: list[tuple[str, int, str]] = field(default_factory=list)
+    deleted_versions: list[tuple[str, int]] = field(default_factory=list)
+    #: Called by start_instance_refresh before it starts anything: a test's concurrent actor.
+    before_start: Callable[[str], None] | None = None
     executions: dict[str, Execution] = field(default_factory=dict)
     started_executions: list[tuple[str, AwsItem]] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
@@ -69,6 +74,8 @@ class FakeAws:
     def start_instance_refresh(
         self, group: str, strategy: str, desired: AwsItem, preferences: AwsItem
     ) -> str:
+        if self.before_start:
+            self.before_start(group)
         if self._active(group):
             raise RefreshAlreadyActive(f"An Instance Refresh is already in progress for {group}")
         return self.add_refresh(
@@ -102,16 +109,28 @@ class FakeAws:
         return []
 
     def launch_template_version(self, template: AwsItem, version: str) -> AwsItem:
-        image = self.template_images[(str(template.get("LaunchTemplateId")), version)]
-        return {"VersionNumber": int(version), "LaunchTemplateData": {"ImageId": image}}
+        template_id = str(template["LaunchTemplateId"])
+        versions = self.templates[template_id]
+        number = {"$Latest": max(versions), "$Default": 1}.get(version) or int(version)
+        return {
+            "LaunchTemplateId": template_id,
+            "VersionNumber": number,
+            "LaunchTemplateData": {"ImageId": versions[number]},
+        }
 
     def create_launch_template_version(
         self, template: AwsItem, source_version: str, image_id: str, description: str
     ) -> AwsItem:
-        raise NotImplementedError
+        template_id = str(template["LaunchTemplateId"])
+        versions = self.templates[template_id]
+        number = max(versions) + 1
+        versions[number] = image_id
+        self.created_versions.append((template_id, number, image_id))
+        return {"LaunchTemplateId": template_id, "VersionNumber": number}
 
     def delete_launch_template_version(self, template_id: str, version: int) -> None:
-        raise NotImplementedError
+        del self.templates[template_id][version]
+        self.deleted_versions.append((template_id, version))
 
     # --- Executions ------------------------------------------------------------------------
     def start_execution(self, state_machine_arn: str, name: str, payload: AwsItem) -> tuple[str, bool]:
@@ -125,7 +144,22 @@ class FakeAws:
     def execution(self, state_machine_arn: str, name: str) -> Execution | None:
         return self.executions.get(name)
 
-    # --- Alarms, metrics, images (unused by the logic tested with fakes so far) -------------
+    # --- Group descriptions, images, alarms, metrics (unused by the tests so far) -----------
+    def describe_groups(self, names: list[str]) -> list[AwsItem]:
+        raise NotImplementedError
+
+    def all_groups(self) -> list[AwsItem]:
+        raise NotImplementedError
+
+    def account_id(self) -> str:
+        return "123456789012"
+
+    def describe_image(self, image_id: str) -> AwsItem | None:
+        return None
+
+    def images_built_by(self, image_builder_arn: str) -> list[AwsItem]:
+        return []
+
     def describe_alarms(self, names: list[str]) -> list[AwsItem]:
         return []
 

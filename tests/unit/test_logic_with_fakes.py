@@ -91,7 +91,7 @@ def adopted(aws: FakeAws) -> tuple[str, dict[str, object]]:
 
 def test_a_refresh_without_a_watcher_is_adopted_with_its_own_budget(aws: FakeAws) -> None:
     aws.add_group("web", **OPT_IN, **{"asg-refresh:alarms": "web-5xx"})
-    aws.template_images[("lt-1", "7")] = "ami-0123456789abcdef0"
+    aws.templates["lt-1"] = {7: "ami-0123456789abcdef0"}
     preferences = {"CheckpointPercentages": [50], "CheckpointDelay": 172_800}
     refresh_id = aws.add_refresh(
         "web",

@@ -148,5 +148,13 @@ class AlarmRollbackPorts(TaggedGroups, RefreshStops, Protocol):
     """What the alarm rollback needs."""
 
 
+class GatePorts(Alarms, Metrics, Protocol):
+    """What the watcher's gates read."""
+
+
+class StartPorts(GroupDescriptions, LaunchTemplates, Images, Refreshes, Executions, Protocol):
+    """What starting a deployment needs."""
+
+
 class ReconcilePorts(TaggedGroups, Refreshes, LaunchTemplates, Executions, Protocol):
     """What the reconciler needs."""

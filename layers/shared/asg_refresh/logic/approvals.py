@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from asg_refresh.dal.aws import TaskTokenClosed
+from asg_refresh.dal.ports import TaskTokenClosed
 from asg_refresh.errors import ApprovalNotFoundError, ApprovalNotPendingError, ApproverNotAllowedError
 from asg_refresh.models.approval import ApprovalDecision, ApprovalRequest, PendingApproval
 from asg_refresh.models.watch import Approval, GateEvidence, GateVerdict

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.dal.ports import GatePorts
 from asg_refresh.logic.gates import evaluate_alarms, evaluate_metrics, evaluate_window, metric_queries
 from asg_refresh.models.watch import GateVerdict, WatchState
 
 
-def evaluate_gates(state: WatchState, aws: AwsGateway, now: datetime) -> list[GateVerdict]:
+def evaluate_gates(state: WatchState, aws: GatePorts, now: datetime) -> list[GateVerdict]:
     verdicts = []
     if state.alarms:
         verdicts.append(evaluate_alarms(state.alarms, aws.describe_alarms(state.alarms)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.dal.ports import Images
 from asg_refresh.errors import ImageParameterNotAllowedError, ImageRejectedError
 from asg_refresh.models.deploy import DeployRequest, ImageSource, TriggerKind
 from asg_refresh.models.resources import ParameterRecord
@@ -45,7 +45,7 @@ def image_id_in(parameter: ParameterRecord | None, name: str) -> str:
     return value
 
 
-def resolve_image_id(source: ImageSource, trigger: TriggerKind, aws: AwsGateway, settings: Settings) -> str:
+def resolve_image_id(source: ImageSource, trigger: TriggerKind, aws: Images, settings: Settings) -> str:
     if source.image_id:
         return source.image_id
     if source.parameter_name:
@@ -78,7 +78,7 @@ def check_image(image_id: str, image: dict[str, Any] | None, allowed_owners: set
         )
 
 
-def checked_image_id(request: DeployRequest, aws: AwsGateway, settings: Settings) -> str:
+def checked_image_id(request: DeployRequest, aws: Images, settings: Settings) -> str:
     """The AMI the request names, once it is known to exist, be available and come from an
     allowed owner ("self" being the account this runs in)."""
     image_id = resolve_image_id(request.image, request.trigger, aws, settings)

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.dal.ports import StartPorts
 from asg_refresh.errors import AlreadyUpToDateError
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.images import checked_image_id
@@ -41,7 +41,7 @@ LAUNCH_SECONDS = 60
 
 def plan_deployment(
     request: DeployRequest,
-    aws: AwsGateway,
+    aws: StartPorts,
     settings: Settings,
     launch_seconds: int = LAUNCH_SECONDS,
     *,
@@ -74,7 +74,7 @@ def plan_group(
     group: dict[str, Any],
     image_id: str,
     preferences: RefreshPreferences,
-    aws: AwsGateway,
+    aws: StartPorts,
     launch_seconds: int = LAUNCH_SECONDS,
 ) -> GroupPlan:
     name = group["AutoScalingGroupName"]
@@ -208,7 +208,7 @@ def simulate(
 class _VersionImages:
     """The image of each launch template version, read once."""
 
-    def __init__(self, aws: AwsGateway, template: dict[str, Any]) -> None:
+    def __init__(self, aws: StartPorts, template: dict[str, Any]) -> None:
         self.aws, self.template, self.cache = aws, template, dict[str, str | None]()
 
     def image(self, version: str | None) -> str | None:
@@ -276,7 +276,7 @@ def _warmup(group: dict[str, Any], preferences: RefreshPreferences) -> int:
 FOLLOW_SECONDS = 60
 
 
-def dry_run(message: RolloutMessage, aws: AwsGateway, settings: Settings) -> DeployPlan:
+def dry_run(message: RolloutMessage, aws: StartPorts, settings: Settings) -> DeployPlan:
     """The plan of every group, cut into the rollout's waves with an estimate under the cap.
     Reads only, like :func:`plan_deployment`."""
     rollout = plan_rollout(message, "dry-run", aws, settings)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.dal.ports import StartPorts
 from asg_refresh.errors import AsgRefreshError, LimitExceededError, NoTargetGroupsError
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import evaluate_alarms
@@ -53,7 +54,7 @@ def state_bytes(plan: RolloutPlan) -> int:
 
 
 def plan_rollout(
-    message: RolloutMessage, rollout_id: str, aws: AwsGateway, settings: Settings
+    message: RolloutMessage, rollout_id: str, aws: StartPorts, settings: Settings
 ) -> RolloutPlan:
     """Resolve the image and the fleet once, and cut the fleet into waves."""
     request = request_from_message(message, rollout_id, "deploy")
@@ -114,7 +115,7 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
     )
 
 
-def _current_image(group_name: str, aws: AwsGateway) -> str | None:
+def _current_image(group_name: str, aws: StartPorts) -> str | None:
     found = aws.describe_groups([group_name])
     template = group_facts.launch_template_of(found[0]) if found else None
     if template is None:

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from asg_refresh.dal.audit import AuditStore
-from asg_refresh.dal.aws import AwsGateway, RefreshAlreadyActive
+from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.dal.ports import RefreshAlreadyActive, StartPorts
 from asg_refresh.errors import (
     AlreadyUpToDateError,
     AsgRefreshError,
@@ -50,7 +51,7 @@ T = TypeVar("T")
 
 
 def start_deployment(
-    request: DeployRequest, aws: AwsGateway, settings: Settings, now: datetime
+    request: DeployRequest, aws: StartPorts, settings: Settings, now: datetime
 ) -> StartResult:
     image_id = checked_image_id(request, aws, settings)
 
@@ -115,7 +116,7 @@ def _sharing_a_template(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [group for group in targets if users[key(group)] > 1]
 
 
-def _current_version(group: dict[str, Any], aws: AwsGateway) -> dict[str, Any]:
+def _current_version(group: dict[str, Any], aws: StartPorts) -> dict[str, Any]:
     """The launch template version the group runs now (``$Default`` when it names none)."""
     template = group_facts.launch_template_of(group)
     assert template is not None
@@ -126,7 +127,7 @@ def _refresh_or_skip(
     group: dict[str, Any],
     image_id: str,
     request: DeployRequest,
-    aws: AwsGateway,
+    aws: StartPorts,
     settings: Settings,
     current: dict[str, Any] | None = None,
 ) -> StartedRefresh | SkippedGroup:
@@ -157,7 +158,7 @@ def _raise_for(skipped: list[SkippedGroup]) -> None:
 
 
 def select_groups(
-    request: DeployRequest, aws: AwsGateway, settings: Settings, *, each_group_alone: bool = False
+    request: DeployRequest, aws: StartPorts, settings: Settings, *, each_group_alone: bool = False
 ) -> tuple[list[dict[str, Any]], list[SkippedGroup]]:
     """The opted-in groups the request targets, and the others with the reason each is skipped.
 
@@ -232,7 +233,7 @@ def refresh_group(
     group: dict[str, Any],
     image_id: str,
     request: DeployRequest,
-    aws: AwsGateway,
+    aws: StartPorts,
     settings: Settings,
     current: dict[str, Any] | None = None,
 ) -> StartedRefresh:
@@ -285,7 +286,7 @@ def refresh_group(
 
 
 def _attach(
-    deploy: _GroupDeploy, active: dict[str, Any], aws: AwsGateway, settings: Settings
+    deploy: _GroupDeploy, active: dict[str, Any], aws: StartPorts, settings: Settings
 ) -> StartedRefresh:
     """Adopt a refresh already running towards the image (a redelivered event, a retry after a
     timeout); refuse one running towards anything else."""
@@ -362,7 +363,7 @@ def _watch_input(
     return watch_payload(watch)
 
 
-def _start_watcher(watch: dict[str, Any], aws: AwsGateway, settings: Settings) -> str | None:
+def _start_watcher(watch: dict[str, Any], aws: StartPorts, settings: Settings) -> str | None:
     if not settings.state_machine_arn:
         logger.warning("STATE_MACHINE_ARN is not set: refresh %s is not watched", watch["refresh_id"])
         return None
