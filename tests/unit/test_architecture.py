@@ -61,6 +61,23 @@ def test_only_the_data_access_layer_imports_boto3() -> None:
     assert offending(outside_dal, ("boto3", "botocore")) == []
 
 
+#: Logic modules that still build the audit store (dal/audit.py's AuditStore takes the concrete
+#: gateway); every other logic module takes the ports of dal/ports.py.
+BUILDS_THE_AUDIT_STORE = frozenset({"start_refresh.py", "rollout.py"})
+
+
+def test_logic_takes_the_ports_not_the_concrete_gateway() -> None:
+    found = {p: n for p, n in imports_under(LAYER / "logic").items() if p.name not in BUILDS_THE_AUDIT_STORE}
+    assert offending(found, ("asg_refresh.dal.aws",)) == []
+
+
+@pytest.mark.parametrize("module", ["ports.py", "records.py"])
+def test_the_ports_and_records_stand_without_aws(module: str) -> None:
+    # What the in-memory fakes implement must not drag boto3 or the gateway in.
+    found = {LAYER / "dal" / module: top_level_imports(LAYER / "dal" / module)}
+    assert offending(found, ("boto3", "botocore", "asg_refresh.dal.aws", "asg_refresh.dal.clients")) == []
+
+
 def test_the_operator_cli_does_not_depend_on_the_local_tools() -> None:
     assert offending(imports_under(CLI), ("asg_refresh_local",)) == []
 
