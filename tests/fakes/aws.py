@@ -20,7 +20,7 @@ from asg_refresh.dal.ports import (
     RefreshAlreadyActive,
     RefreshIrreversible,
 )
-from asg_refresh.dal.records import Execution, Group
+from asg_refresh.dal.records import Execution, Group, TemplateVersion
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
@@ -117,6 +117,14 @@ class FakeAws:
             "VersionNumber": number,
             "LaunchTemplateData": {"ImageId": versions[number]},
         }
+
+    def template_version(self, template: AwsItem, version: str) -> TemplateVersion:
+        found = self.launch_template_version(template, version)
+        return TemplateVersion(
+            template_id=found["LaunchTemplateId"],
+            version=found["VersionNumber"],
+            image_id=found["LaunchTemplateData"]["ImageId"],
+        )
 
     def create_launch_template_version(
         self, template: AwsItem, source_version: str, image_id: str, description: str

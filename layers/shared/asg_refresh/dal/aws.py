@@ -23,7 +23,7 @@ from asg_refresh.dal.ports import (
     RefreshIrreversible,
     TaskTokenClosed,
 )
-from asg_refresh.dal.records import Execution, Group
+from asg_refresh.dal.records import Execution, Group, TemplateVersion
 from asg_refresh.dal.retry import RETRYABLE_CODES, call_with_retry, error_code
 from asg_refresh.errors import (
     AwsRequestError,
@@ -196,6 +196,15 @@ class AwsGateway:
             "LaunchTemplateVersions"
         ]
         return versions[0]
+
+    def template_version(self, template: AwsItem, version: str) -> TemplateVersion:
+        """:meth:`launch_template_version` as a record: the version and the image it launches."""
+        found = self.launch_template_version(template, version)
+        return TemplateVersion(
+            template_id=found["LaunchTemplateId"],
+            version=found["VersionNumber"],
+            image_id=found["LaunchTemplateData"].get("ImageId", ""),
+        )
 
     def create_launch_template_version(
         self, template: AwsItem, source_version: str, image_id: str, description: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from asg_refresh.dal.records import Execution, Group
+from asg_refresh.dal.records import Execution, Group, TemplateVersion
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
 AwsItem = dict[str, Any]
@@ -66,6 +66,8 @@ class LaunchTemplates(Protocol):
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]: ...
 
     def launch_template_version(self, template: AwsItem, version: str) -> AwsItem: ...
+
+    def template_version(self, template: AwsItem, version: str) -> TemplateVersion: ...
 
     def create_launch_template_version(
         self, template: AwsItem, source_version: str, image_id: str, description: str

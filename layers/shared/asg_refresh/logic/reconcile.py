@@ -101,7 +101,7 @@ def _watch_input(
     spec = group_facts.launch_template_of(refresh.get("DesiredConfiguration") or {}) or {}
     image_id = ""
     if spec.get("Version"):
-        image_id = aws.launch_template_version(spec, spec["Version"])["LaunchTemplateData"].get("ImageId", "")
+        image_id = aws.template_version(spec, spec["Version"]).image_id
     version = str(spec.get("Version", ""))
     watch = WatchInput(
         deployment_id=(recorded or {}).get("deployment_id") or f"adopted-{refresh_id}",

@@ -295,7 +295,7 @@ def _attach(
     spec = group_facts.launch_template_of(desired)
     target_image = None
     if spec and spec.get("Version"):
-        target_image = aws.launch_template_version(spec, spec["Version"])["LaunchTemplateData"].get("ImageId")
+        target_image = aws.template_version(spec, spec["Version"]).image_id or None
     if target_image != deploy.image_id:
         raise RefreshConflictError(
             f"instance refresh {refresh_id} is {active.get('Status')} towards "
