@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import sys
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,9 @@ from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.logic.plan import AWS_DEFAULT_MIN_HEALTHY, dry_run, plan_deployment
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.rollout import RolloutMessage
-from asg_refresh_cli import charts, output
+from asg_refresh_cli import charts, output, waiter
 from asg_refresh_cli.connection import Connection, OpsError, add_connection_options, connect
 
-CLOCK_ADVANCE_PATH = "/_asg_refresh/clock/advance"
 #: The rollout state machine's name in template.yaml (``<stack>-rollout-waves``).
 ROLLOUT_STATE_MACHINE = "rollout-waves"
 
@@ -95,19 +93,51 @@ def cmd_start(args: argparse.Namespace, conn: Connection) -> int:
         "execution_arn": started["executionArn"],
         "started_at": str(started["startDate"]),
     }
-    output.emit(args, answer, f"rollout {name} started: {started['executionArn']}")
-    return 0
+    if not args.wait:
+        output.emit(args, answer, f"rollout {name} started: {started['executionArn']}")
+        return 0
+    if not args.json:
+        print(f"rollout {name} started: {started['executionArn']}", flush=True)
+    return _wait_and_report(args, conn, name)
+
+
+# --- wait --------------------------------------------------------------------------------------
+def cmd_wait(args: argparse.Namespace, conn: Connection) -> int:
+    return _wait_and_report(args, conn, args.target)
+
+
+def _wait_and_report(args: argparse.Namespace, conn: Connection, target: str) -> int:
+    """Block until ``target`` ends; the exit code says how (waiter.WaitOutcome)."""
+    result = waiter.wait_for(
+        conn,
+        target,
+        timeout=args.timeout,
+        poll_seconds=args.poll_seconds,
+        state_machine_arn=args.state_machine_arn,
+        audit_table=args.audit_table,
+        on_progress=None if args.json else lambda line: print(line, flush=True),
+    )
+    answer = {
+        "target": result.target,
+        "kind": result.kind,
+        "outcome": result.outcome.name.lower(),
+        "exit_code": result.exit_code,
+        "reason": result.reason,
+        "groups": result.groups,
+    }
+    output.emit(args, answer, waiter.describe(result))
+    return result.exit_code
 
 
 # --- status ------------------------------------------------------------------------------------
 def _groups_of(args: argparse.Namespace, conn: Connection) -> list[str]:
     groups = list(args.groups or [])
     if args.rollout:
-        groups += [item["group"] for item in _rollout_items(conn, args.rollout, args.audit_table)]
+        groups += [item["group"] for item in rollout_items(conn, args.rollout, args.audit_table)]
     return list(dict.fromkeys(groups))
 
 
-def _rollout_items(conn: Connection, rollout_id: str, table: str | None) -> list[dict[str, Any]]:
+def rollout_items(conn: Connection, rollout_id: str, table: str | None) -> list[dict[str, Any]]:
     """The refresh items a rollout wrote to the audit table (deployment ids ``<rollout>.<wave>.<n>``)."""
     store = AuditStore(conn.gateway(), conn.find_audit_table(table))
     return [
@@ -224,14 +254,7 @@ def _advance(conn: Connection, seconds: float) -> None:
     """Move the local server's virtual clock (stepped mode); never against AWS."""
     if not conn.endpoint_url:
         raise OpsError("--advance-clock needs the local server (--endpoint-url)")
-    request = urllib.request.Request(  # noqa: S310 - the operator's own endpoint
-        conn.endpoint_url.rstrip("/") + CLOCK_ADVANCE_PATH,
-        data=json.dumps({"seconds": seconds}).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-        answer.read()
+    waiter.advance_clock(conn, seconds)
 
 
 # --- cancel / rollback -------------------------------------------------------------------------
@@ -355,6 +378,36 @@ def _run(handler: Any) -> Any:
     return run
 
 
+def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=6 * 3600.0,
+        help="give up after this many seconds (exit 6); virtual seconds against the local server",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=30.0,
+        help="seconds between polls (the local server's clock is advanced by as much instead)",
+    )
+
+
+def _register_wait(command: Any) -> None:
+    wait = command(
+        "wait",
+        "block until a rollout, a deployment or a group's refresh ends; exit 0 successful, "
+        "3 rolled back, 4 cancelled, 5 failed, 6 timed out",
+        cmd_wait,
+    )
+    wait.add_argument(
+        "target", metavar="TARGET", help="a rollout id, a deployment id or an Auto Scaling group"
+    )
+    wait.add_argument("--state-machine-arn", help="the RolloutWaves state machine (default: found by name)")
+    wait.add_argument("--audit-table", help="the audit table (default: found by name)")
+    _add_wait_options(wait)
+
+
 def register(commands: Any) -> None:
     """Add the operator commands to the ``asg-refresh`` subparsers."""
 
@@ -387,7 +440,14 @@ def register(commands: Any) -> None:
     start.add_argument("--max-concurrency", type=int)
     start.add_argument("--rollback-previous-waves", action="store_true")
     start.add_argument("--name", help="the rollout id (execution name)")
-    start.add_argument("--state-machine-arn")
+    start.add_argument("--state-machine-arn", help="the RolloutWaves state machine (default: found by name)")
+    start.add_argument(
+        "--wait", action="store_true", help="block until the rollout ends; the exit code says how (see wait)"
+    )
+    start.add_argument("--audit-table", help="the audit table (default: found by name)")
+    _add_wait_options(start)
+
+    _register_wait(command)
 
     status = command("status", "refresh status of groups or of a rollout", cmd_status)
     status.add_argument("groups", nargs="*", metavar="GROUP")

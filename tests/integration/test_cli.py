@@ -216,3 +216,66 @@ def test_plan_shows_the_launch_template_refusals(cli: Any, fleet: Fleet) -> None
     finally:
         for name in ("cli-shared", "cli-shared-legacy", "cli-untagged"):
             fleet.client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_start_wait_blocks_until_the_rollout_succeeds(cli: Any, fleet: Fleet) -> None:
+    old, new = fleet.image("cli-w1"), fleet.image("cli-w2")
+    fleet.group("cli-wait", old, size=2)
+
+    code, waited = cli(
+        "start",
+        "--image-id",
+        new,
+        "--groups",
+        "cli-wait",
+        "--preferences",
+        FAST,
+        "--name",
+        "cli-wait-rollout",
+        "--wait",
+        "--poll-seconds",
+        "60",
+        "--json",
+    )
+    assert code == 0, waited
+    assert (waited["kind"], waited["outcome"], waited["exit_code"]) == ("rollout", "successful", 0)
+    assert waited["groups"] == {"cli-wait": "Successful"}
+    assert fleet.instance_images("cli-wait") == [new, new]
+
+    code, text = cli("wait", "cli-wait-rollout")
+    assert code == 0
+    assert "rollout cli-wait-rollout: successful" in text
+
+
+def test_wait_exits_with_how_the_refresh_ended(cli: Any, fleet: Fleet, server: LocalServer) -> None:
+    old, new = fleet.image("cli-w3"), fleet.image("cli-w4")
+    slow = json.dumps({"MinHealthyPercentage": 50, "InstanceWarmup": 3600})
+    for name in ("cli-wait-rb", "cli-wait-cx", "cli-wait-slow"):
+        fleet.group(name, old, size=2)
+        code, _ = cli(
+            "start", "--image-id", new, "--groups", name, "--name", f"r-{name}", "--preferences", slow
+        )
+        assert code == 0
+        _until_refreshed(fleet, name)
+    server.app.advance(120)
+
+    # A pipeline gives up after its own timeout: exit 6, the refresh left running.
+    code, text = cli("wait", "cli-wait-slow", "--timeout", "120", "--poll-seconds", "60")
+    assert code == 6, text
+    assert "timed out" in text
+    assert fleet.refreshes("cli-wait-slow")[0]["Status"] == "InProgress"
+
+    assert cli("rollback", "cli-wait-rb", "--json")[0] == 0
+    assert cli("cancel", "cli-wait-cx", "--json")[0] == 0
+    code, waited = cli("wait", "cli-wait-rb", "--poll-seconds", "60", "--json")
+    assert (code, waited["kind"], waited["outcome"]) == (3, "group", "rolled_back"), waited
+    assert waited["groups"] == {"cli-wait-rb": "RollbackSuccessful"}
+
+    code, waited = cli("wait", "cli-wait-cx", "--poll-seconds", "60", "--json")
+    assert (code, waited["outcome"], waited["groups"]) == (4, "cancelled", {"cli-wait-cx": "Cancelled"}), (
+        waited
+    )
+
+    code, text = cli("wait", "no-such-thing")
+    assert code == 1
+    assert "no rollout, deployment or Auto Scaling group named no-such-thing" in text
