@@ -181,7 +181,7 @@ def group_status(conn: Connection, group: str) -> dict[str, Any]:
     return {
         "group": group,
         "refresh_id": latest.get("InstanceRefreshId"),
-        "status": latest.get("Status", "None"),
+        "status": latest.get("Status"),  # None (JSON null): the group has never been refreshed
         "percentage_complete": latest.get("PercentageComplete", 0),
         "instances_to_update": latest.get("InstancesToUpdate", 0),
         "status_reason": latest.get("StatusReason"),
@@ -226,13 +226,29 @@ def cmd_status(args: argparse.Namespace, conn: Connection) -> int:
         output.emit_json({"rollout": snapshot.rollout, "groups": snapshot.rows})
     else:
         output.status_table(snapshot)
-    rows = snapshot.rows
-    ended_badly = [r for r in rows if r["status"] not in ("Successful", "None", *ACTIVE_REFRESH_STATUSES)]
-    rollout_failed = snapshot.rollout is not None and snapshot.rollout["status"] not in (
-        "RUNNING",
-        "SUCCEEDED",
-    )
-    return 1 if args.watch and (ended_badly or rollout_failed) else 0
+    reason = _ended_badly(snapshot)
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _ended_badly(snapshot: output.StatusSnapshot) -> str | None:
+    """One line on what ended other than successfully (a failed, stopped or rolled back rollout, or
+    a refresh that ended Cancelled, Failed or rolled back); None when nothing did."""
+    bad = [
+        f"{row['group']} {row['status']}" + (f" ({row['status_reason']})" if row.get("status_reason") else "")
+        for row in snapshot.rows
+        if row["status"] not in ("Successful", None, *ACTIVE_REFRESH_STATUSES)
+    ]
+    rollout = snapshot.rollout
+    if rollout is not None and rollout["status"] not in ("RUNNING", "SUCCEEDED"):
+        failed = [g for verdict in rollout["verdicts"] for g in verdict.get("failed", [])]
+        detail = f": failed {', '.join(failed)}" if failed else ""
+        return f"rollout {rollout['rollout']} {rollout['status']}{detail}" + (
+            f"; {'; '.join(bad)}" if bad else ""
+        )
+    return "; ".join(bad) or None
 
 
 def _gate_verdicts(conn: Connection, rows: list[dict[str, Any]], table: str | None) -> dict[str, str]:

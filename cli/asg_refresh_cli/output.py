@@ -36,7 +36,7 @@ def rows_table(title: str, rows: list[dict[str, Any]]) -> None:
     for key in rows[0] if rows else []:
         table.add_column(key)
     for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+        table.add_row(*("-" if value is None else str(value) for value in row.values()))
     console.print(table)
 
 
@@ -180,9 +180,11 @@ def watch(
         for _ in range(max_polls):
             for row in snapshot.rows:
                 if row["group"] not in tasks:
-                    tasks[row["group"]] = progress.add_task(row["group"], total=100, status=row["status"])
+                    tasks[row["group"]] = progress.add_task(
+                        row["group"], total=100, status=row["status"] or "-"
+                    )
                 progress.update(
-                    tasks[row["group"]], completed=row["percentage_complete"], status=row["status"]
+                    tasks[row["group"]], completed=row["percentage_complete"], status=row["status"] or "-"
                 )
             if snapshot.finished:
                 break

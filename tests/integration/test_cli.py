@@ -276,6 +276,15 @@ def test_wait_exits_with_how_the_refresh_ended(cli: Any, fleet: Fleet, server: L
         waited
     )
 
+    # status says what ended badly, in one line, with a non-zero exit; a group never refreshed is null.
+    code, text = cli("status", "cli-wait-rb")
+    assert code == 1
+    assert "error: cli-wait-rb RollbackSuccessful" in text
+    fleet.group("cli-never", old, size=1)
+    code, status = cli("status", "cli-never", "--json")
+    assert code == 0
+    assert status["groups"][0]["status"] is None
+
     code, text = cli("wait", "no-such-thing")
     assert code == 1
     assert "no rollout, deployment or Auto Scaling group named no-such-thing" in text
