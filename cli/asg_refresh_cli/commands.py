@@ -83,6 +83,7 @@ def cmd_start(args: argparse.Namespace, conn: Connection) -> int:
         message = RolloutMessage.model_validate(
             message.model_dump(exclude_none=True) | {"waves": json.loads(args.waves)}
         )
+    _refuse_what_plan_refuses(message, conn)
     arn = conn.find_state_machine(ROLLOUT_STATE_MACHINE, args.state_machine_arn)
     name = args.name or message.deployment_id or f"rollout-{uuid.uuid4().hex[:12]}"
     started = conn.client("stepfunctions").start_execution(
@@ -99,6 +100,24 @@ def cmd_start(args: argparse.Namespace, conn: Connection) -> int:
     if not args.json:
         print(f"rollout {name} started: {started['executionArn']}", flush=True)
     return _wait_and_report(args, conn, name)
+
+
+#: Skips that are no reason to refuse a rollout: the group needs nothing, or is busy (it is
+#: skipped, as StartRefresh would skip it). Every other skip (an unknown group, one not opted in,
+#: a launch template not opted in or shared) would be refused when its wave starts.
+PASSABLE_SKIPS = frozenset({"ALREADY_UP_TO_DATE", "REFRESH_IN_PROGRESS"})
+
+
+def _refuse_what_plan_refuses(message: RolloutMessage, conn: Connection) -> None:
+    """Before anything starts: the dry run's refusals (a missing or foreign image raises its own
+    code from the plan), so a typo fails the command instead of a wave minutes later."""
+    plan = dry_run(message, conn.gateway(), conn.settings())
+    refused = [skip for skip in plan.skipped if skip.code not in PASSABLE_SKIPS]
+    if refused:
+        details = "; ".join(f"{skip.group}: {skip.code} ({skip.reason})" for skip in refused)
+        raise OpsError(f"nothing started, {len(refused)} group(s) refused: {details}")
+    if not plan.groups and not plan.skipped:
+        raise OpsError("nothing started: NO_TARGET_GROUPS (no group matches the message)")
 
 
 # --- wait --------------------------------------------------------------------------------------

@@ -288,3 +288,26 @@ def test_wait_exits_with_how_the_refresh_ended(cli: Any, fleet: Fleet, server: L
     code, text = cli("wait", "no-such-thing")
     assert code == 1
     assert "no rollout, deployment or Auto Scaling group named no-such-thing" in text
+
+
+def test_start_refuses_what_plan_refuses_before_starting_anything(cli: Any, fleet: Fleet) -> None:
+    old, new = fleet.image("cli-p1"), fleet.image("cli-p2")
+    fleet.group("cli-pre", old, size=1)
+    fleet.group("cli-pre-out", old, size=1, opted_in=False)
+
+    code, text = cli("start", "--image-id", new, "--groups", "cli-pre", "cli-prre", "--name", "pre-typo")
+    assert code == 1
+    assert "error: nothing started, 1 group(s) refused: cli-prre: GROUP_NOT_FOUND" in text
+    code, text = cli("start", "--image-id", new, "--groups", "cli-pre-out", "--name", "pre-out")
+    assert code == 1
+    assert "error: no group to roll out (cli-pre-out: not opted in" in text
+    code, text = cli(
+        "start", "--image-id", "ami-0123456789abcdef0", "--groups", "cli-pre", "--name", "pre-ami"
+    )
+    assert code == 1
+    assert "IMAGE_REJECTED" in text or "does not exist" in text, text
+
+    # Nothing started: no rollout execution, no refresh, the launch template untouched.
+    assert fleet.refreshes("cli-pre") == []
+    for name in ("pre-typo", "pre-out", "pre-ami"):
+        assert cli("status", "--rollout", name)[0] == 1
