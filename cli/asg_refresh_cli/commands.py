@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import uuid
 from pathlib import Path
@@ -18,14 +17,12 @@ from asg_refresh.dal.audit import AuditStore
 from asg_refresh.errors import AsgRefreshError
 from asg_refresh.logic.approvals import decide_approval, find_approval
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
-from asg_refresh.logic.plan import AWS_DEFAULT_MIN_HEALTHY, dry_run, plan_deployment
+from asg_refresh.logic.plan import dry_run, plan_deployment
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.rollout import RolloutMessage
 from asg_refresh_cli import charts, output, waiter
 from asg_refresh_cli.connection import Connection, OpsError, add_connection_options, connect
-
-#: The rollout state machine's name in template.yaml (``<stack>-rollout-waves``).
-ROLLOUT_STATE_MACHINE = "rollout-waves"
+from asg_refresh_cli.reads import ROLLOUT_STATE_MACHINE, group_status, rollout_items, rollout_state
 
 
 # --- The deploy message from options ---------------------------------------------------------
@@ -154,67 +151,6 @@ def _groups_of(args: argparse.Namespace, conn: Connection) -> list[str]:
     if args.rollout:
         groups += [item["group"] for item in rollout_items(conn, args.rollout, args.audit_table)]
     return list(dict.fromkeys(groups))
-
-
-def rollout_items(conn: Connection, rollout_id: str, table: str | None) -> list[dict[str, Any]]:
-    """The refresh items a rollout wrote to the audit table (deployment ids ``<rollout>.<wave>.<n>``)."""
-    store = AuditStore(conn.gateway(), conn.find_audit_table(table))
-    return [
-        {"group": item["group"], "refresh_id": item["refresh_id"]}
-        for item in store.rollout_refreshes(rollout_id)
-    ]
-
-
-def rollout_state(conn: Connection, rollout_id: str, state_machine_arn: str | None) -> dict[str, Any]:
-    """The waves execution of a rollout: its status and, once it ended, every wave's verdict."""
-    machine = conn.find_state_machine(ROLLOUT_STATE_MACHINE, state_machine_arn)
-    arn = machine.replace(":stateMachine:", ":execution:") + f":{rollout_id}"
-    try:
-        described = conn.client("stepfunctions").describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            raise OpsError(f"no rollout {rollout_id}") from error
-        raise
-    ended = described.get("output") or described.get("cause")
-    try:
-        verdicts = json.loads(ended).get("verdicts", []) if ended else []
-    except json.JSONDecodeError:
-        verdicts = []
-    return {"rollout": rollout_id, "status": described["status"], "verdicts": verdicts}
-
-
-def group_status(conn: Connection, group: str) -> dict[str, Any]:
-    described = conn.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
-    found = described["AutoScalingGroups"]
-    if not found:
-        raise OpsError(f"no Auto Scaling group {group}")
-    refreshes = conn.client("autoscaling").describe_instance_refreshes(
-        AutoScalingGroupName=group, MaxRecords=1
-    )
-    latest = (refreshes.get("InstanceRefreshes") or [{}])[0]
-    instances = found[0].get("Instances", [])
-    desired = int(found[0].get("DesiredCapacity", 0))
-    preferences = latest.get("Preferences") or {}
-    min_pct = preferences.get("MinHealthyPercentage", AWS_DEFAULT_MIN_HEALTHY)
-    max_pct = preferences.get("MaxHealthyPercentage")
-    return {
-        "group": group,
-        "refresh_id": latest.get("InstanceRefreshId"),
-        "status": latest.get("Status"),  # None (JSON null): the group has never been refreshed
-        "percentage_complete": latest.get("PercentageComplete", 0),
-        "instances_to_update": latest.get("InstancesToUpdate", 0),
-        "status_reason": latest.get("StatusReason"),
-        "desired": desired,
-        "in_service": sum(
-            1
-            for i in instances
-            if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy"
-        ),
-        "total": sum(1 for i in instances if i.get("LifecycleState") in ("InService", "Pending")),
-        # The bounds as AWS rounds them (logic/plan.py and the emulation use the same rule).
-        "min_healthy": math.ceil(min_pct * desired / 100),
-        "max_healthy": desired if max_pct is None else math.floor(max_pct * desired / 100),
-    }
 
 
 def cmd_status(args: argparse.Namespace, conn: Connection) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh_cli.connection import Connection, OpsError
+from asg_refresh_cli.reads import ROLLOUT_STATE_MACHINE, group_status, rollout_items, rollout_state
 
 CLOCK_PATH = "/_asg_refresh/clock"
 
@@ -98,8 +99,6 @@ def advance_clock(conn: Connection, seconds: float) -> None:
 
 
 def _rollout_exists(conn: Connection, target: str, state_machine_arn: str | None) -> bool:
-    from asg_refresh_cli.commands import rollout_state
-
     try:
         rollout_state(conn, target, state_machine_arn)
     except OpsError:
@@ -138,32 +137,35 @@ def wait_for(
     ``timeout`` and ``poll_seconds`` are in the server's time: virtual seconds locally (the
     clock is advanced by ``poll_seconds`` each poll), wall seconds against AWS.
     """
-    # The CLI's own reads (commands imports this module, so not at the top).
-    from asg_refresh_cli.commands import group_status, rollout_items, rollout_state
-
     local = _is_local(conn)
     kind: str
     if _rollout_exists(conn, target, state_machine_arn):
         kind = "rollout"
+        # Found once, not at every poll (each is a List call against AWS).
+        state_machine_arn = conn.find_state_machine(ROLLOUT_STATE_MACHINE, state_machine_arn)
     elif _group_exists(conn, target):
         kind = "group"
     else:
-        store = AuditStore(conn.gateway(), conn.find_audit_table(audit_table))
-        if not store.deployment(target):
-            raise OpsError(f"no rollout, deployment or Auto Scaling group named {target}")
         kind = "deployment"
+    store = None
+    if kind != "group":
+        audit_table = conn.find_audit_table(audit_table)
+        store = AuditStore(conn.gateway(), audit_table)
+    if kind == "deployment" and not (store and store.deployment(target)):
+        raise OpsError(f"no rollout, deployment or Auto Scaling group named {target}")
 
     def poll() -> _Poll:
         if kind == "group":
             row = group_status(conn, target)
-            status = row["status"] if row["refresh_id"] else "-"
+            status = row["status"] or "-"  # None: never refreshed
             return _Poll(
                 finished=status not in ACTIVE_REFRESH_STATUSES,
                 groups={target: status},
                 reason=row.get("status_reason") or "",
             )
         if kind == "deployment":
-            items = AuditStore(conn.gateway(), conn.find_audit_table(audit_table)).deployment(target)
+            assert store is not None
+            items = store.deployment(target)
             refreshes = {i["group"]: i["refresh_id"] for i in items if i.get("refresh_id") and i.get("group")}
             statuses = _refresh_statuses(conn, refreshes)
             return _Poll(
@@ -176,7 +178,6 @@ def wait_for(
             finished=state["status"] != "RUNNING",
             groups=statuses,
             rollout_status=state["status"],
-            reason=state.get("reason", ""),
         )
 
     waited = 0.0
