@@ -199,3 +199,38 @@ def test_a_fleet_too_large_for_the_rollouts_state_is_refused_before_anything_sta
     (outcome,) = rollout_outcomes(app)
     assert "KB of state, over Step Functions' 2 KB" in outcome["reason"]
     assert all(fleet.refreshes(name) == [] for name in names)
+
+
+def test_a_wave_follows_its_groups_watchers_through_promotes_at_checkpoints(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    # Given two groups whose deployment holds at a checkpoint: their watchers promote it (cancel
+    # the refresh at 50 %, start another for the rest), so the refresh a wave started is Cancelled
+    old, new = fleet.image("golden-1"), fleet.image("golden-2")
+    for name in ("canary", "rest"):
+        fleet.group(name, old, size=2)
+
+    # When they are rolled out in two waves
+    execution = rollout(
+        app,
+        {
+            "image_id": new,
+            "preferences": FAST | {"CheckpointPercentages": [50], "CheckpointDelay": 3600},
+            "gates": {"hold_at_checkpoints": True},
+            "waves": [{"name": "canary", "groups": ["canary"]}, {"name": "rest", "groups": ["rest"]}],
+        },
+    )
+
+    # Then each wave is judged by its watcher's outcome, not by the first segment's refresh
+    assert execution["status"] == "SUCCEEDED", execution
+    verdicts = json.loads(execution["output"])["verdicts"]
+    assert [(v["name"], v["succeeded"], v["failed"]) for v in verdicts] == [
+        ("canary", ["canary"], []),
+        ("rest", ["rest"], []),
+    ]
+    for name in ("canary", "rest"):
+        first, resumed = sorted(fleet.refreshes(name), key=lambda r: r["StartTime"])
+        assert (first["Status"], resumed["Status"]) == ("Cancelled", "Successful")
+        assert fleet.instance_images(name) == [new, new]
+    (outcome,) = rollout_outcomes(app)
+    assert outcome["status"] == "succeeded"

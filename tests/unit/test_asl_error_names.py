@@ -213,7 +213,7 @@ def test_the_walk_reaches_nested_states_and_every_handler() -> None:
 
     paths = [path for path, _ in walk(definition["States"])]
 
-    assert ("Refresh the wave's groups", "Describe the refresh") in paths
+    assert ("Refresh the wave's groups", "Describe the watcher") in paths
     assert ("Revert the earlier waves", "Revert the group") in paths
     assert len(ASL_FILES) >= 2
 
@@ -305,10 +305,10 @@ def test_the_walk_reaches_nested_states_and_every_handler() -> None:
         # Inside a distributed Map's item processor.
         (
             "rollout_waves.asl.json",
-            ("Refresh the wave's groups", "Describe the refresh"),
+            ("Refresh the wave's groups", "Describe the watcher"),
             "Retry",
-            "AutoScaling.ResourceContentionFault",
-            "Refresh the wave's groups > Describe the refresh Retry[0]",
+            "Sfn.ExecutionDoesNotExist",
+            "Refresh the wave's groups > Describe the watcher Retry[0]",
         ),
     ],
 )

@@ -2,7 +2,9 @@
 
 * Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry back-off wait on the
   virtual clock through the earliest-wake scheduler instead of sleeping.
-* aws-sdk task results are JSON-safe: datetimes become ISO-8601 strings as AWS returns them.
+* aws-sdk task fields are PascalCase both ways, as on AWS, for camelCase services too
+  (``aws-sdk:sfn:describeExecution`` takes ``ExecutionArn`` and answers ``Status``: ``sdk_names``),
+  and their results are JSON-safe: datetimes become ISO-8601 strings as AWS returns them.
 * Service errors are named as AWS names them (``sfn_errors``): aws-sdk tasks report
   ``AutoScaling.InstanceRefreshInProgressException``, and ``AutoScaling.AutoScalingException`` for
   an undeclared code (Throttling, AccessDenied); the optimised sns, states and lambda tasks report
@@ -31,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from asg_refresh_local.harness import sfn_errors
+from asg_refresh_local.harness import sdk_names, sfn_errors
 from asg_refresh_local.harness.wait_scheduler import SCHEDULER
 from asg_refresh_local.moto_patches import patch_object
 
@@ -183,8 +185,12 @@ def _patch_aws_sdk() -> None:
     original_from_error = sdk_task._from_error
 
     def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        called = sdk_names.operation(self._get_boto_service_name(), self._get_boto_service_action())
+        kwargs["normalised_parameters"] = sdk_names.to_model_names(
+            called.input_shape, kwargs["normalised_parameters"]
+        )
         original_eval(self, env, *args, **kwargs)
-        env.stack.append(json_safe(env.stack.pop()))
+        env.stack.append(json_safe(sdk_names.to_sdk_names(called.output_shape, env.stack.pop())))
 
     def _from_error(self: Any, env: Any, ex: Exception) -> Any:
         if not isinstance(ex, ClientError):
@@ -203,7 +209,8 @@ def _patch_aws_sdk() -> None:
         "_eval_service_task",
         _eval_service_task,
         kind="wrap",
-        why="aws-sdk task results made JSON-safe (datetimes as AWS writes them)",
+        why="aws-sdk task fields in PascalCase both ways, as on AWS (sdk_names), and results "
+        "made JSON-safe (datetimes as AWS writes them)",
         owner=__name__,
     )
     patch_object(

@@ -104,6 +104,7 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
             status="started",
             refresh_id=started.refresh_id,
             execution_arn=started.execution_arn,
+            watchers_arn=started.execution_arn.rpartition(":")[0] if started.execution_arn else None,
             previous_image_id=previous,
         )
     skipped = result.skipped[0] if result.skipped else None

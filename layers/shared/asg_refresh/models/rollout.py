@@ -110,6 +110,11 @@ class GroupStart(BaseModel):
     status: GroupStartStatus
     refresh_id: str | None = None
     execution_arn: str | None = None
+    watchers_arn: str | None = Field(
+        default=None,
+        description="The watcher's execution ARN without its name: a long watch continues in "
+        "<watchers_arn>:<watcher>--<n>, which the wave follows.",
+    )
     previous_image_id: str | None = None
     code: str | None = None
     reason: str | None = None
