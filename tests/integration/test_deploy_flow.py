@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from asg_refresh.dal.aws import AwsGateway
+from asg_refresh.logic.plan import plan_deployment
+from asg_refresh.logic.triggers import request_from_message
+from asg_refresh.models.deploy import DeployMessage
+from asg_refresh.models.plan import DeployPlan
+from asg_refresh.settings import Settings
+from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.fleet import Fleet
 from asg_refresh_local.harness import LocalApp
 from asg_refresh_local.samples import SAMPLE_ALARM, SAMPLE_GROUP, SAMPLE_IMAGE_ID, load_event
@@ -96,8 +103,6 @@ def test_alarm_at_a_checkpoint_rolls_the_refresh_back(app: LocalApp, fleet: Flee
     def fire_at_checkpoint(now: Any) -> None:
         if any(sample.get("event") == "checkpoint" for sample in emulation.timeline("web")):
             fleet.set_alarm("web-5xx", "ALARM", "5xx rate above 5 %")
-
-    from asg_refresh_local.clock import CLOCK
 
     CLOCK.add_listener(fire_at_checkpoint)
     try:
@@ -298,3 +303,84 @@ def test_sample_direct_event_starts_a_refresh(app: LocalApp, fleet: Fleet) -> No
     assert answer["data"]["created_at"]
     assert fleet.refreshes(SAMPLE_GROUP)[0]["Status"] in {"Pending", "InProgress"}
     assert SAMPLE_ALARM  # the sample's alarm name is used by the trigger tests
+
+
+def _cancel_half_way(app: LocalApp, fleet: Fleet, new: str) -> None:
+    """A refresh of web onto ``new`` started by hand and cancelled at its 50 % checkpoint: the
+    launch template still names the old image, half the instances run the new one."""
+    template = fleet.launch_template_versions("web")[0]
+    created = app.client("ec2").create_launch_template_version(
+        LaunchTemplateId=template["LaunchTemplateId"], SourceVersion="1", LaunchTemplateData={"ImageId": new}
+    )["LaunchTemplateVersion"]
+    autoscaling = app.client("autoscaling")
+    autoscaling.start_instance_refresh(
+        AutoScalingGroupName="web",
+        DesiredConfiguration={
+            "LaunchTemplate": {
+                "LaunchTemplateId": template["LaunchTemplateId"],
+                "Version": str(created["VersionNumber"]),
+            }
+        },
+        Preferences={
+            "MinHealthyPercentage": 50,
+            "InstanceWarmup": 0,
+            "CheckpointPercentages": [50],
+            "CheckpointDelay": 3600,
+        },
+    )
+    for _ in range(100):
+        if fleet.refreshes("web")[0].get("PercentageComplete", 0) >= 50:
+            break
+        CLOCK.advance(10)
+    autoscaling.cancel_instance_refresh(AutoScalingGroupName="web")
+    CLOCK.advance(60)
+    assert fleet.refreshes("web")[0]["Status"] == "Cancelled"
+
+
+def test_a_group_half_on_another_image_is_put_back_though_its_template_names_the_image(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    # Given a group whose refresh onto a new image was cancelled half-way
+    old, new = fleet.image("golden-1"), fleet.image("golden-2")
+    fleet.group("web", old, size=4)
+    _cancel_half_way(app, fleet, new)
+    assert sorted(fleet.instance_images("web")) == sorted([new, new, old, old])
+    kept = set(_instance_ids(fleet, "web", old))
+    # (the dry run says the same: two to replace, two to keep)
+    (planned,) = _plan(old, ["web"]).groups
+    assert sorted(i.action for i in planned.instances) == ["keep", "keep", "replace", "replace"]
+    assert planned.to_replace == 2
+
+    # When the old image is deployed, to bring those instances back
+    answer = deploy(app, old, ["web"], preferences={"MinHealthyPercentage": 50, "InstanceWarmup": 0})
+
+    # Then it is not "already up to date": a refresh towards the version the group runs, with
+    # SkipMatching, replaces only the instances on the other image
+    assert answer["success"] is True, answer
+    (started,) = answer["data"]["refreshes"]
+    assert started["launch_template_version"] == 1
+    refresh = fleet.refreshes("web")[0]
+    assert refresh["DesiredConfiguration"]["LaunchTemplate"]["Version"] == "1"
+    assert refresh["Preferences"]["SkipMatching"] is True
+    assert app.wait_for_execution(started["execution_arn"])["status"] == "SUCCEEDED"
+    assert fleet.instance_images("web") == [old] * 4
+    assert kept <= set(_instance_ids(fleet, "web", old))
+    assert len(fleet.launch_template_versions("web")) == 2  # no version made for it
+
+    # And once every instance runs it, the same deploy is up to date
+    again = deploy(app, old, ["web"])
+    assert again["success"] is True, again
+    assert [s["code"] for s in again["data"]["skipped"]] == ["ALREADY_UP_TO_DATE"]
+
+
+def _plan(image_id: str, groups: list[str]) -> DeployPlan:
+    message = DeployMessage.model_validate({"image_id": image_id, "groups": groups})
+    request = request_from_message(message, "plan", "deploy")
+    return plan_deployment(request, AwsGateway("us-east-1"), Settings())
+
+
+def _instance_ids(fleet: Fleet, group: str, image_id: str) -> list[str]:
+    described = fleet.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    ids = [i["InstanceId"] for i in described["AutoScalingGroups"][0]["Instances"]]
+    reservations = fleet.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    return [i["InstanceId"] for r in reservations for i in r["Instances"] if i["ImageId"] == image_id]

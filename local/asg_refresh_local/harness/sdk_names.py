@@ -33,10 +33,10 @@ def to_model_names(shape: Shape | None, value: Any) -> Any:
     """The task's PascalCase parameters renamed to the model's members (``ExecutionArn`` ->
     ``executionArn``); a name the model does not know is left as written, for botocore to refuse."""
     if isinstance(shape, StructureShape) and isinstance(value, dict):
-        members = {name.lower(): name for name in shape.members}
+        members = {str(name).lower(): str(name) for name in shape.members}
         renamed = {}
         for key, item in value.items():
-            name = key if key in shape.members else members.get(key.lower(), key)
+            name = str(key) if key in shape.members else members.get(str(key).lower(), str(key))
             renamed[name] = to_model_names(shape.members.get(name), item)
         return renamed
     if isinstance(shape, ListShape) and isinstance(value, list):
@@ -49,12 +49,15 @@ def to_model_names(shape: Shape | None, value: Any) -> Any:
 def to_sdk_names(shape: Shape | None, value: Any) -> Any:
     """The service's response with every structure member in PascalCase, as the task returns it."""
     if isinstance(shape, StructureShape) and isinstance(value, dict):
-        return {
-            key[:1].upper() + key[1:]: to_sdk_names(shape.members.get(key), item) for key, item in value.items()
-        }
+        members = shape.members
+        return {_pascal(key): to_sdk_names(members.get(key), item) for key, item in value.items()}
     if isinstance(shape, ListShape) and isinstance(value, list):
         return [to_sdk_names(shape.member, item) for item in value]
     if isinstance(shape, MapShape) and isinstance(value, dict):
         return {key: to_sdk_names(shape.value, item) for key, item in value.items()}
     return value
 
+
+
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from asg_refresh.dal.ports import LaunchTemplates
 from asg_refresh.errors import LaunchTemplateNotOptedInError, SharedLaunchTemplateError
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.models.resources import LaunchTemplateRecord
@@ -174,3 +175,35 @@ def _missing(group: dict[str, Any]) -> SkippedGroup:
         code="NO_LAUNCH_TEMPLATE",
         reason=f"its launch template {named} does not exist",
     )
+
+
+class VersionImages:
+    """The image each launch template version launches, read once a version. An instance names
+    the version it was launched from (``Instances[].LaunchTemplate``); one without a version (a
+    launch configuration) has no image to tell."""
+
+    def __init__(self, aws: LaunchTemplates, group_template: dict[str, Any]) -> None:
+        self.aws, self.group_template = aws, group_template
+        self.cache: dict[tuple[str, str], str | None] = {}
+
+    def image(self, spec: dict[str, Any] | None) -> str | None:
+        version = str((spec or {}).get("Version") or "")
+        if not spec or not version:
+            return None
+        named = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName")
+        template = spec if named else self.group_template
+        key = (str(template.get("LaunchTemplateId") or template.get("LaunchTemplateName")), version)
+        if key not in self.cache:
+            self.cache[key] = self.aws.template_version(template, version).image_id or None
+        return self.cache[key]
+
+    def off_image(self, group: dict[str, Any], image_id: str) -> list[str]:
+        """The group's in-service instances that do not run ``image_id``: a group is up to date
+        when every one does, not when its launch template names the image (a refresh cancelled
+        half-way leaves a template on the old image and instances on the new one)."""
+        return [
+            str(instance["InstanceId"])
+            for instance in group.get("Instances", [])
+            if instance.get("LifecycleState") == "InService"
+            and self.image(instance.get("LaunchTemplate") or None) != image_id
+        ]

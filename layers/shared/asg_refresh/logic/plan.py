@@ -14,6 +14,7 @@ from typing import Any
 from asg_refresh.dal.ports import StartPorts
 from asg_refresh.errors import AlreadyUpToDateError
 from asg_refresh.logic import groups as group_facts
+from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.rollout import plan_rollout
 from asg_refresh.logic.start_refresh import select_groups
@@ -83,13 +84,20 @@ def plan_group(
     version = str(template.get("Version") or "$Default")
     current = aws.launch_template_version(template, version)
     current_image = current["LaunchTemplateData"].get("ImageId")
-    if current_image == image_id:
-        raise AlreadyUpToDateError(f"its launch template already uses {image_id}", group=name)
-    images = _VersionImages(aws, template)
-    # The refresh targets a new numbered version, so SkipMatching (which compares launch template
-    # and version, as AWS does) only leaves instances alone when it is off... or never, in effect:
-    # no instance can already run a version that does not exist yet.
-    instances = [_instance_plan(i, images, image_id, preferences) for i in _live(group)]
+    images = lt_rules.VersionImages(aws, template)
+    # As StartRefresh judges it: up to date when the template and every in-service instance use
+    # the image; a template on the image with instances off it is refreshed towards its own
+    # version with SkipMatching, so only those are replaced.
+    realign = current_image == image_id
+    behind = images.off_image(group, image_id) if realign else []
+    if realign and not behind:
+        raise AlreadyUpToDateError(
+            f"its launch template and every in-service instance already use {image_id}", group=name
+        )
+    # Otherwise the refresh targets a new numbered version: SkipMatching (which compares launch
+    # template and version, as AWS does) leaves no instance alone, none runs that version yet.
+    target_version = str(current["VersionNumber"]) if realign else None
+    instances = [_instance_plan(i, images, image_id, preferences, target_version) for i in _live(group)]
     to_replace = sum(1 for i in instances if i.action == "replace")
     warmup = _warmup(group, preferences)
     schedule = simulate(
@@ -104,7 +112,8 @@ def plan_group(
     return GroupPlan(
         group=name,
         reason=f"opted in; launch template {current['LaunchTemplateId']} version {current['VersionNumber']} "
-        f"uses {current_image}",
+        f"uses {current_image}"
+        + (f", but {len(behind)} in-service instance(s) run another image" if behind else ""),
         desired=schedule.desired,
         launch_template_id=str(current["LaunchTemplateId"]),
         current_version=str(current["VersionNumber"]),
@@ -205,30 +214,21 @@ def simulate(
     return out
 
 
-class _VersionImages:
-    """The image of each launch template version, read once."""
-
-    def __init__(self, aws: StartPorts, template: dict[str, Any]) -> None:
-        self.aws, self.template, self.cache = aws, template, dict[str, str | None]()
-
-    def image(self, version: str | None) -> str | None:
-        if not version:
-            return None
-        if version not in self.cache:
-            data = self.aws.launch_template_version(self.template, version)["LaunchTemplateData"]
-            self.cache[version] = data.get("ImageId")
-        return self.cache[version]
-
-
 def _instance_plan(
-    instance: dict[str, Any], images: _VersionImages, image_id: str, preferences: RefreshPreferences
+    instance: dict[str, Any],
+    images: lt_rules.VersionImages,
+    image_id: str,
+    preferences: RefreshPreferences,
+    target_version: str | None = None,
 ) -> PlannedInstance:
     version = (instance.get("LaunchTemplate") or {}).get("Version")
-    image = images.image(version)
+    image = images.image(instance.get("LaunchTemplate") or None)
     protected = instance.get("ProtectedFromScaleIn") and preferences.scale_in_protected_instances == "Ignore"
     standby = instance.get("LifecycleState") == "Standby" and preferences.standby_instances == "Ignore"
     if protected or standby:
         action, reason = "keep", "ignored by the ScaleInProtectedInstances/StandbyInstances preference"
+    elif target_version is not None and str(version) == target_version:
+        action, reason = "keep", f"launched from version {version}, which the refresh targets (SkipMatching)"
     elif image == image_id:
         # Already on the image but on an older version: AWS's SkipMatching compares versions.
         action, reason = "replace", f"runs {image_id} already, but from version {version}"

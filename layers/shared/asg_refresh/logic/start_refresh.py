@@ -250,38 +250,66 @@ def refresh_group(
     if active:
         return _attach(deploy, active, aws, settings)
     current = current or _current_version(group, aws)
-    template_id = str(current["LaunchTemplateId"])
     if current["LaunchTemplateData"].get("ImageId") == image_id:
-        raise AlreadyUpToDateError(f"its launch template already uses {image_id}", group=deploy.name)
+        behind = lt_rules.VersionImages(aws, template).off_image(group, image_id)
+        if not behind:
+            raise AlreadyUpToDateError(
+                f"its launch template and every in-service instance already use {image_id}", group=deploy.name
+            )
+        # The template names the image but some instances run another (a refresh cancelled
+        # half-way): refresh towards the version the group runs, replacing only those.
+        logger.info("instances off the image", extra={"group": deploy.name, "instances": behind})
+        return _start(deploy, current, int(current["VersionNumber"]), aws, settings, created=False)
     created = aws.create_launch_template_version(
         template, str(current["VersionNumber"]), image_id, f"asg-refresh {request.deployment_id}: {image_id}"
     )
-    version = int(created["VersionNumber"])
-    preferences = _preferences(deploy, settings).to_api()
-    desired = group_facts.desired_configuration(group, template_id, version)
+    return _start(deploy, current, int(created["VersionNumber"]), aws, settings, created=True)
+
+
+def _start(
+    deploy: _GroupDeploy,
+    current: dict[str, Any],
+    version: int,
+    aws: StartPorts,
+    settings: Settings,
+    *,
+    created: bool,
+) -> StartedRefresh:
+    """Start the refresh towards ``version`` of the group's template (``created`` for this
+    deployment, and so deleted again if the refresh does not start) and its watcher."""
+    template_id = str(current["LaunchTemplateId"])
+    preferences = _preferences(deploy, settings, realign=not created).to_api()
+    desired = group_facts.desired_configuration(deploy.group, template_id, version)
     try:
-        refresh_id = aws.start_instance_refresh(deploy.name, request.strategy, desired, preferences)
+        refresh_id = aws.start_instance_refresh(deploy.name, deploy.request.strategy, desired, preferences)
     except RefreshAlreadyActive:
         # Another start won the race between our Describe and our Start.
-        aws.delete_launch_template_version(template_id, version)
+        if created:
+            aws.delete_launch_template_version(template_id, version)
         active = group_facts.active_refresh(aws.describe_refreshes(deploy.name))
         if active is None:
             raise
         return _attach(deploy, active, aws, settings)
     except Exception:
-        aws.delete_launch_template_version(template_id, version)
+        if created:
+            aws.delete_launch_template_version(template_id, version)
         raise
     logger.info("refresh started", extra={"group": deploy.name, "refresh_id": refresh_id, "version": version})
-    previous = group_facts.desired_configuration(group, template_id, int(current["VersionNumber"]))
+    # A restore goes back to the version the group ran, unless that is where this refresh goes.
+    previous = (
+        group_facts.desired_configuration(deploy.group, template_id, int(current["VersionNumber"]))
+        if created
+        else None
+    )
     watch = _watch_input(deploy, refresh_id, template_id, version, desired, preferences, previous)
     return StartedRefresh(
         group=deploy.name,
         refresh_id=refresh_id,
-        image_id=image_id,
+        image_id=deploy.image_id,
         launch_template_id=template_id,
         launch_template_version=version,
         execution_arn=_start_watcher(watch, aws, settings),
-        alarms=alarms,
+        alarms=deploy.alarms,
     )
 
 
@@ -318,8 +346,11 @@ def _attach(
     )
 
 
-def _preferences(deploy: _GroupDeploy, settings: Settings) -> RefreshPreferences:
+def _preferences(deploy: _GroupDeploy, settings: Settings, *, realign: bool = False) -> RefreshPreferences:
     preferences = deploy.request.preferences.merged_over(settings.default_preferences)
+    if realign:
+        # Towards the version the group already runs: instances launched from it stay.
+        preferences = preferences.model_copy(update={"skip_matching": True})
     if preferences.alarm_specification is None and deploy.alarms:
         # Also hand the alarms to AWS itself (AlarmSpecification, at most 10), so the refresh
         # stops even if the watcher is late; the watcher's gate covers the rest.
