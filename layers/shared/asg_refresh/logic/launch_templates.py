@@ -197,13 +197,18 @@ class VersionImages:
             self.cache[key] = self.aws.template_version(template, version).image_id or None
         return self.cache[key]
 
-    def off_image(self, group: dict[str, Any], image_id: str) -> list[str]:
-        """The group's in-service instances that do not run ``image_id``: a group is up to date
-        when every one does, not when its launch template names the image (a refresh cancelled
-        half-way leaves a template on the old image and instances on the new one)."""
+    def off_target(self, group: dict[str, Any], image_id: str, version: str) -> list[str]:
+        """The group's in-service instances not on the target: ``image_id`` from ``version`` (the
+        number of the group's version) of its template. A group is up to date when every one is,
+        not when its launch template names the image (a refresh cancelled half-way leaves a
+        template on the old image and instances on the new one)."""
+        named = {version, str(self.group_template.get("Version") or "$Default")}
         return [
             str(instance["InstanceId"])
             for instance in group.get("Instances", [])
             if instance.get("LifecycleState") == "InService"
-            and self.image(instance.get("LaunchTemplate") or None) != image_id
+            and (
+                self.image(instance.get("LaunchTemplate") or None) != image_id
+                or str((instance.get("LaunchTemplate") or {}).get("Version")) not in named
+            )
         ]

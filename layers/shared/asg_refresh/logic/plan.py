@@ -89,7 +89,7 @@ def plan_group(
     # the image; a template on the image with instances off it is refreshed towards its own
     # version with SkipMatching, so only those are replaced.
     realign = current_image == image_id
-    behind = images.off_image(group, image_id) if realign else []
+    behind = images.off_target(group, image_id, str(current["VersionNumber"])) if realign else []
     if realign and not behind:
         raise AlreadyUpToDateError(
             f"its launch template and every in-service instance already use {image_id}", group=name
@@ -113,7 +113,7 @@ def plan_group(
         group=name,
         reason=f"opted in; launch template {current['LaunchTemplateId']} version {current['VersionNumber']} "
         f"uses {current_image}"
-        + (f", but {len(behind)} in-service instance(s) run another image" if behind else ""),
+        + (f", but {len(behind)} in-service instance(s) run another image or version" if behind else ""),
         desired=schedule.desired,
         launch_template_id=str(current["LaunchTemplateId"]),
         current_version=str(current["VersionNumber"]),

@@ -251,7 +251,9 @@ def refresh_group(
         return _attach(deploy, active, aws, settings)
     current = current or _current_version(group, aws)
     if current["LaunchTemplateData"].get("ImageId") == image_id:
-        behind = lt_rules.VersionImages(aws, template).off_image(group, image_id)
+        behind = lt_rules.VersionImages(aws, template).off_target(
+            group, image_id, str(current["VersionNumber"])
+        )
         if not behind:
             raise AlreadyUpToDateError(
                 f"its launch template and every in-service instance already use {image_id}", group=deploy.name
