@@ -9,13 +9,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asg_refresh import timeutil
+from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway, dead_letter_sender
 from asg_refresh.errors import AsgRefreshError
 from asg_refresh.idempotency import run_once
 from asg_refresh.invocation import Mode, mode_of, refuse, success
 from asg_refresh.logic.start_refresh import start_and_record
+from asg_refresh.logic.supersede import start_queued
+from asg_refresh.models.queue import QueueDrain, QueueDrainResult
 from asg_refresh.observability import logger, metrics, tracer
-from asg_refresh.parsing import Delivery, parse_deploy_trigger, split_deliveries
+from asg_refresh.parsing import Delivery, parse_deploy_trigger, parse_queue_drain, split_deliveries
 from asg_refresh.settings import Settings
 
 
@@ -51,6 +54,18 @@ def deploy(
     return success(result.model_dump(mode="json"))
 
 
+def start_what_waits(drain: QueueDrain, settings: Settings, aws: AwsGateway) -> dict[str, Any]:
+    """The watcher's refresh ended: start the group's newest waiting deployment (logic/supersede.py)."""
+    logger.append_keys(group=drain.group, refresh_id=drain.refresh_id)
+    if not settings.audit_table:  # Without an audit table nothing ever waits.
+        return success(QueueDrainResult(group=drain.group).model_dump(mode="json"))
+    now = timeutil.now()
+    audit = AuditStore(aws, settings.audit_table)
+    result = start_queued(drain, aws, audit, lambda req: start_and_record(req, aws, settings, now))
+    logger.info("queue drained", extra={"result": result.model_dump(mode="json")})
+    return success(result.model_dump(mode="json"))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
@@ -58,6 +73,13 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)
     mode, send = mode_of(context), dead_letter_sender(aws, settings.dead_letter_queue_url)
+    try:
+        drain = parse_queue_drain(event)
+        if drain is not None:
+            return start_what_waits(drain, settings, aws)
+    except AsgRefreshError as error:
+        logger.error("queue not drained", extra={"code": error.code, "reason": error.message, "mode": mode})
+        return refuse(event, error, mode, send)
     answers = [
         deploy(delivery, mode, send, settings, aws, context)
         for delivery in split_deliveries(event, context.aws_request_id)

@@ -219,12 +219,15 @@ def test_another_deployment_of_the_running_image_attaches_to_its_refresh(app: Lo
     assert len(fleet.refreshes("web")) == 1
 
 
-def test_refresh_towards_another_image_is_refused(app: LocalApp, fleet: Fleet) -> None:
+def test_refresh_towards_another_image_is_refused_under_the_reject_policy(
+    app: LocalApp, fleet: Fleet
+) -> None:
     old, new, other = fleet.image("golden-1"), fleet.image("golden-2"), fleet.image("golden-3")
     fleet.group("web", old, size=2)
     assert deploy(app, new, ["web"])["success"]
 
-    answer = deploy(app, other, ["web"])
+    # (the default policy, queue, is in test_supersede.py)
+    answer = deploy(app, other, ["web"], supersede="reject")
 
     assert answer == {"success": False, "error": answer["error"]}
     assert answer["error"]["code"] == "REFRESH_IN_PROGRESS"

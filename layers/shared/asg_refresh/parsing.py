@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from asg_refresh.invocation import Source, as_product_error, source_of
 from asg_refresh.logic.triggers import to_deploy_request
 from asg_refresh.models.deploy import DeployMessage, DeployRequest
+from asg_refresh.models.queue import QueueDrain
 from asg_refresh.models.rollout import RolloutMessage
 from asg_refresh.models.triggers import DeployTriggerEvent, SnsDeployMessage
 
@@ -126,3 +127,18 @@ def parse_rollout_request(event: Any) -> tuple[RolloutMessage, str]:
     except Exception as error:
         raise as_product_error(error) from error
     return message, (message.deployment_id or event_id or given.rollout_id)[:48]
+
+
+#: The key of the watcher's "my refresh ended" message to StartRefresh (watch_refresh.asl.json).
+QUEUE_DRAIN_KEY = "start_queued"
+
+
+def parse_queue_drain(event: Any) -> QueueDrain | None:
+    """The watcher's message that its refresh ended, or None for any other event (a deploy
+    trigger, parsed as one)."""
+    if not (isinstance(event, dict) and set(event) == {QUEUE_DRAIN_KEY}):
+        return None
+    try:
+        return QueueDrain.model_validate(event[QUEUE_DRAIN_KEY])
+    except Exception as error:
+        raise as_product_error(error) from error

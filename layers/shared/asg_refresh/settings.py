@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from asg_refresh.models.deploy import SupersedePolicy
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import RefreshPreferences
 
@@ -54,6 +55,8 @@ class Settings(BaseModel):
     #: Who may decide a manual approval: IAM/STS ARNs or ARN patterns with ``*``; empty = anyone
     #: who may call SendTaskSuccess. Kept with each pending approval, checked by the CLI.
     allowed_approvers: list[str] = Field(default_factory=list)
+    #: A deployment's ``supersede`` when it names none.
+    supersede_policy: SupersedePolicy = "queue"
 
     @field_validator(*_CSV_FIELDS, mode="before")
     @classmethod
@@ -114,6 +117,7 @@ _ENV_NAMES = {
     "min_poll_seconds": "MIN_POLL_SECONDS",
     "max_poll_seconds": "MAX_POLL_SECONDS",
     "allowed_approvers": "ALLOWED_APPROVERS",
+    "supersede_policy": "SUPERSEDE_POLICY",
     "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
     "idempotency_table": "IDEMPOTENCY_TABLE",
     "audit_table": "AUDIT_TABLE",

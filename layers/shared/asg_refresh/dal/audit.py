@@ -5,6 +5,11 @@ one per refresh (``item = "refresh#<group>#<refresh id>"``: launch template vers
 alarms, then the outcome, the failed gate and the timings when the watcher reports). The
 ``refresh_id`` index finds a refresh's item again (the reconciler uses it to re-attach a watcher).
 
+One item per deployment waiting for a group (``deployment_id = "queue#<group>"``, ``item =
+"queued#<deployment id>"``): the request pinned to its image and that group, the policy, the
+refresh it waits behind, and how it ended (Started, Superseded, Dropped, Skipped), so a group's
+waiting deployments are one consistent query.
+
 One item per manual approval asked (``deployment_id = "approval#<approval id>"``, ``item =
 "approval"``, so that an approval id alone finds it with a consistent read): the task token, the
 allowed approvers, and the decision (who, when, the comment), written conditionally so that only
@@ -26,6 +31,7 @@ from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.errors import AwsRequestError
 from asg_refresh.models.approval import PendingApproval
 from asg_refresh.models.deploy import DeployRequest
+from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.results import StartResult
 from asg_refresh.models.watch import Outcome
 
@@ -69,6 +75,7 @@ class AuditStore:
                 "request": request.model_dump(mode="json", exclude_none=True),
                 "groups": [r.group for r in result.refreshes],
                 "skipped": [s.model_dump() for s in result.skipped],
+                "queued": [q.model_dump() for q in result.queued],
             }
         )
         for refresh in result.refreshes:
@@ -128,6 +135,48 @@ class AuditStore:
                     ":outcome": outcome.model_dump(mode="json"),
                     ":now": timeutil.now().isoformat(),
                 }
+            ),
+        )
+
+    # --- Deployments waiting for a group (README, "Newer images") -----------------------
+    def queue_deployment(self, queued: QueuedDeployment) -> None:
+        self._put(
+            {
+                "deployment_id": _queue_key(queued.group),
+                "item": f"queued#{queued.request.deployment_id}",
+                **queued.model_dump(mode="json", exclude_none=True),
+                "status": "Queued",
+            }
+        )
+
+    def queued_for(self, group: str) -> list[QueuedDeployment]:
+        """The group's deployments still waiting, oldest first."""
+        page = self.aws.call(
+            "dynamodb",
+            "query",
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="deployment_id = :queue",
+            FilterExpression="#status = :queued",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_item({":queue": _queue_key(group), ":queued": "Queued"}),
+        )
+        waiting = [QueuedDeployment.model_validate(_plain(item)) for item in page.get("Items", [])]
+        return sorted(waiting, key=lambda queued: queued.queued_at)
+
+    def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None:
+        """How a waiting deployment ended: Started, Superseded, Dropped or Skipped, and why."""
+        self.aws.call(
+            "dynamodb",
+            "update_item",
+            TableName=self.table,
+            Key=_item(
+                {"deployment_id": _queue_key(queued.group), "item": f"queued#{queued.request.deployment_id}"}
+            ),
+            UpdateExpression="SET #status = :status, reason = :reason, closed_at = :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_item(
+                {":status": status, ":reason": reason, ":now": timeutil.now().isoformat()}
             ),
         )
 
@@ -295,6 +344,10 @@ class AuditStore:
             ).get("Items", [])
         ]
         return sorted(items, key=lambda item: item.get("created_at", ""), reverse=True)[:limit]
+
+
+def _queue_key(group: str) -> str:
+    return f"queue#{group}"
 
 
 def _approval_key(approval_id: str) -> dict[str, str]:

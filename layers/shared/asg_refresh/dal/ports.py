@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from asg_refresh.dal.records import Execution, Group, TemplateVersion
+from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
 AwsItem = dict[str, Any]
@@ -146,6 +147,16 @@ class AuditLog(Protocol):
     def refresh(self, refresh_id: str) -> dict[str, Any] | None: ...
 
 
+class DeploymentQueue(Protocol):
+    """Deployments waiting for a group (dal/audit.py's ``AuditStore``)."""
+
+    def queue_deployment(self, queued: QueuedDeployment) -> None: ...
+
+    def queued_for(self, group: str) -> list[QueuedDeployment]: ...
+
+    def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None: ...
+
+
 class AlarmRollbackPorts(TaggedGroups, RefreshStops, Protocol):
     """What the alarm rollback needs."""
 
@@ -154,7 +165,7 @@ class GatePorts(Alarms, Metrics, Protocol):
     """What the watcher's gates read."""
 
 
-class StartPorts(GroupDescriptions, LaunchTemplates, Images, Refreshes, Executions, Protocol):
+class StartPorts(GroupDescriptions, LaunchTemplates, Images, Refreshes, RefreshStops, Executions, Protocol):
     """What starting a deployment needs."""
 
 

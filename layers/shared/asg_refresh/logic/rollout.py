@@ -91,8 +91,13 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
     if item.revert_to_image:
         message = message.model_copy(update={"image_id": item.revert_to_image, "image_parameter": None})
     previous = _current_image(item.group, aws)
+    request = request_from_message(message, deployment_id, "deploy")
+    if request.supersede is None:
+        # A wave is judged when its groups end: a group busy towards another image fails it
+        # rather than waiting outside the rollout's order.
+        request = request.model_copy(update={"supersede": "reject"})
     try:
-        result = start_and_record(request_from_message(message, deployment_id, "deploy"), aws, settings, now)
+        result = start_and_record(request, aws, settings, now)
     except AsgRefreshError as error:
         if error.retryable:
             raise
@@ -107,6 +112,9 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
             watchers_arn=started.execution_arn.rpartition(":")[0] if started.execution_arn else None,
             previous_image_id=previous,
         )
+    if result.queued:
+        queued = result.queued[0]
+        return GroupStart(group=item.group, status="skipped", code="QUEUED", reason=queued.reason)
     skipped = result.skipped[0] if result.skipped else None
     return GroupStart(
         group=item.group,

@@ -33,11 +33,12 @@ from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
+from asg_refresh.logic.supersede import WaitingRoom, start_if_nothing_ahead
 from asg_refresh.logic.watch_input import watch_payload
-from asg_refresh.models.deploy import DeployRequest
+from asg_refresh.models.deploy import DeployRequest, SupersedePolicy
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import MAX_DELAY_SECONDS, AlarmSpecification, RefreshPreferences
-from asg_refresh.models.results import SkippedGroup, StartedRefresh, StartResult
+from asg_refresh.models.results import QueuedGroup, SkippedGroup, StartedRefresh, StartResult
 from asg_refresh.models.watch import WatchInput
 from asg_refresh.settings import Settings
 
@@ -51,11 +52,20 @@ T = TypeVar("T")
 
 
 def start_deployment(
-    request: DeployRequest, aws: StartPorts, settings: Settings, now: datetime
+    request: DeployRequest,
+    aws: StartPorts,
+    settings: Settings,
+    now: datetime,
+    waiting: WaitingRoom | None = None,
 ) -> StartResult:
+    """Start the request's refreshes. A group refreshing towards another image is refused
+    outright under the ``reject`` policy, waits in ``waiting`` under the others, and is skipped
+    (REFRESH_IN_PROGRESS) where there is nowhere to wait."""
     image_id = checked_image_id(request, aws, settings)
 
     targets, skipped = select_groups(request, aws, settings)
+    if supersede_policy(request, settings) == "reject":
+        _refuse_if_refreshing_elsewhere(targets, image_id, aws)
     result = StartResult(
         id=request.deployment_id, created_at=now, trigger=request.trigger, image_id=image_id, skipped=skipped
     )
@@ -73,27 +83,62 @@ def start_deployment(
     for started in _in_parallel(
         targets,
         lambda group: _refresh_or_skip(
-            group, image_id, request, aws, settings, read_first.get(group["AutoScalingGroupName"])
+            group, image_id, request, aws, settings, read_first.get(group["AutoScalingGroupName"]), waiting
         ),
     ):
         if isinstance(started, SkippedGroup):
             result.skipped.append(started)
+        elif isinstance(started, QueuedGroup):
+            result.queued.append(started)
         else:
             result.refreshes.append(started)
     up_to_date = any(item.code == AlreadyUpToDateError.code for item in result.skipped)
-    if not result.refreshes and not up_to_date and _explicit(request):
+    if not result.refreshes and not result.queued and not up_to_date and _explicit(request):
         _raise_for(result.skipped)
     return result
+
+
+def supersede_policy(request: DeployRequest, settings: Settings) -> SupersedePolicy:
+    return request.supersede or settings.supersede_policy
 
 
 def start_and_record(
     request: DeployRequest, aws: AwsGateway, settings: Settings, now: datetime
 ) -> StartResult:
-    """:func:`start_deployment`, then its audit record (when an audit table is configured)."""
-    result = start_deployment(request, aws, settings, now)
-    if settings.audit_table:
-        AuditStore(aws, settings.audit_table).record_deployment(request, result)
+    """:func:`start_deployment`, then its audit record (when an audit table is configured). The
+    audit table is also where deployments wait for a group (logic/supersede.py)."""
+    audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
+    policy = supersede_policy(request, settings)
+    waiting = WaitingRoom(audit, aws, policy, now) if audit and policy != "reject" else None
+    result = start_deployment(request, aws, settings, now, waiting)
+    if audit:
+        audit.record_deployment(request, result)
+
+        def start(waited: DeployRequest) -> StartResult:
+            return start_and_record(waited, aws, settings, now)
+
+        for queued in result.queued:
+            start_if_nothing_ahead(queued, aws, audit, start)
     return result
+
+
+def _refuse_if_refreshing_elsewhere(targets: list[dict[str, Any]], image_id: str, aws: StartPorts) -> None:
+    """The ``reject`` policy: refuse, before anything starts, if any target refreshes towards
+    another image."""
+
+    def elsewhere(group: dict[str, Any]) -> str | None:
+        active = group_facts.active_refresh(aws.describe_refreshes(group["AutoScalingGroupName"]))
+        if active is None or _target_image(active, aws) == image_id:
+            return None
+        name, refresh_id = group["AutoScalingGroupName"], active["InstanceRefreshId"]
+        return f"{name}: refresh {refresh_id} is {active.get('Status')}"
+
+    busy = [found for found in _in_parallel(targets, elsewhere) if found]
+    if busy:
+        raise RefreshConflictError(
+            f"refreshing towards another image, and the supersede policy is reject: {'; '.join(busy)}",
+            groups=[item.split(":", 1)[0] for item in busy],
+        )
 
 
 def _in_parallel(groups: list[dict[str, Any]], work: Callable[[dict[str, Any]], T]) -> list[T]:
@@ -130,11 +175,18 @@ def _refresh_or_skip(
     aws: StartPorts,
     settings: Settings,
     current: dict[str, Any] | None = None,
-) -> StartedRefresh | SkippedGroup:
+    waiting: WaitingRoom | None = None,
+) -> StartedRefresh | SkippedGroup | QueuedGroup:
+    name = group["AutoScalingGroupName"]
     try:
         return refresh_group(group, image_id, request, aws, settings, current)
-    except (RefreshConflictError, AlreadyUpToDateError) as error:
-        return SkippedGroup(group=group["AutoScalingGroupName"], code=error.code, reason=error.message)
+    except RefreshConflictError as error:
+        refresh_id = error.context.get("refresh_id")
+        if waiting is not None and refresh_id:
+            return waiting.wait_behind(name, str(refresh_id), request, image_id)
+        return SkippedGroup(group=name, code=error.code, reason=error.message)
+    except AlreadyUpToDateError as error:
+        return SkippedGroup(group=name, code=error.code, reason=error.message)
 
 
 def _explicit(request: DeployRequest) -> bool:
@@ -323,9 +375,7 @@ def _attach(
     refresh_id = str(active["InstanceRefreshId"])
     desired = active.get("DesiredConfiguration") or {}
     spec = group_facts.launch_template_of(desired)
-    target_image = None
-    if spec and spec.get("Version"):
-        target_image = aws.template_version(spec, spec["Version"]).image_id or None
+    target_image = _target_image(active, aws)
     if target_image != deploy.image_id:
         raise RefreshConflictError(
             f"instance refresh {refresh_id} is {active.get('Status')} towards "
@@ -346,6 +396,14 @@ def _attach(
         attached=True,
         alarms=deploy.alarms,
     )
+
+
+def _target_image(active: dict[str, Any], aws: StartPorts) -> str | None:
+    """The image an active refresh goes towards (its desired configuration's version), if known."""
+    spec = group_facts.launch_template_of(active.get("DesiredConfiguration") or {})
+    if not spec or not spec.get("Version"):
+        return None
+    return aws.template_version(spec, spec["Version"]).image_id or None
 
 
 def _preferences(deploy: _GroupDeploy, settings: Settings, *, realign: bool = False) -> RefreshPreferences:

@@ -40,6 +40,7 @@ def request_from_message(message: DeployMessage, deployment_id: str, trigger: Tr
         alarms=message.alarms or [],
         gates=message.gates or GateConfig(),
         strategy=message.strategy,
+        supersede=message.supersede,
     )
 
 

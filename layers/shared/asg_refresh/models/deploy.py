@@ -17,6 +17,9 @@ TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
 Strategy = Literal["Rolling", "ReplaceRootVolume"]
 TriggerKind = Literal["imagebuilder", "imagebuilder-sns", "ssm-parameter", "ec2-ami", "deploy"]
+#: What a deployment does to a group already refreshing towards another image (README, "Newer
+#: images"): wait for it to succeed, stop it and go next, or be refused.
+SupersedePolicy = Literal["queue", "replace", "reject"]
 
 
 class DeployMessage(BaseModel):
@@ -37,6 +40,10 @@ class DeployMessage(BaseModel):
     alarms: list[AlarmName] | None = Field(default=None, max_length=100)
     gates: GateConfig | None = None
     strategy: Strategy = "Rolling"
+    supersede: SupersedePolicy | None = Field(
+        default=None,
+        description="For a group refreshing towards another image; the stack's default if unset.",
+    )
     deployment_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.\-:]+$")
 
     @model_validator(mode="after")
@@ -87,3 +94,4 @@ class DeployRequest(BaseModel):
     alarms: list[AlarmName] = Field(default_factory=list)
     gates: GateConfig = Field(default_factory=GateConfig)
     strategy: Strategy = "Rolling"
+    supersede: SupersedePolicy | None = None

@@ -25,6 +25,16 @@ class SkippedGroup(BaseModel):
     reason: str
 
 
+class QueuedGroup(BaseModel):
+    """A group refreshing towards another image: this deployment waits its turn (README, "Newer
+    images")."""
+
+    group: str
+    policy: Literal["queue", "replace"]
+    behind_refresh_id: str
+    reason: str
+
+
 class StartResult(BaseModel):
     id: str = Field(description="The deployment id (the trigger's event id unless one was given).")
     created_at: datetime
@@ -32,6 +42,7 @@ class StartResult(BaseModel):
     image_id: str
     refreshes: list[StartedRefresh] = Field(default_factory=list)
     skipped: list[SkippedGroup] = Field(default_factory=list)
+    queued: list[QueuedGroup] = Field(default_factory=list)
 
 
 class ErrorBody(BaseModel):
