@@ -100,15 +100,7 @@ def plan_group(
     instances = [_instance_plan(i, images, image_id, preferences, target_version) for i in _live(group)]
     to_replace = sum(1 for i in instances if i.action == "replace")
     warmup = _warmup(group, preferences)
-    schedule = simulate(
-        desired=int(group.get("DesiredCapacity", 0)),
-        in_service=sum(1 for i in group.get("Instances", []) if _healthy_in_service(i)),
-        total=len(_live(group)),
-        to_replace=to_replace,
-        preferences=preferences,
-        warmup=warmup,
-        launch_seconds=launch_seconds,
-    )
+    schedule = _group_schedule(group, preferences, to_replace, warmup, launch_seconds)
     return GroupPlan(
         group=name,
         reason=f"opted in; launch template {current['LaunchTemplateId']} version {current['VersionNumber']} "
@@ -133,6 +125,21 @@ def plan_group(
         bake_time=preferences.bake_time or 0,
         estimated_seconds=schedule.samples[-1].at,
         samples=schedule.samples,
+    )
+
+
+def _group_schedule(
+    group: dict[str, Any], preferences: RefreshPreferences, to_replace: int, warmup: int, launch_seconds: int
+) -> Schedule:
+    """The group's refresh simulated from its capacity now."""
+    return simulate(
+        desired=int(group.get("DesiredCapacity", 0)),
+        in_service=sum(1 for i in group.get("Instances", []) if _healthy_in_service(i)),
+        total=len(_live(group)),
+        to_replace=to_replace,
+        preferences=preferences,
+        warmup=warmup,
+        launch_seconds=launch_seconds,
     )
 
 
