@@ -388,10 +388,22 @@ def register(commands: Any) -> None:
         parser.set_defaults(func=_run(handler))
         return parser
 
-    def pictures(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--chart-dir", help="write one capacity PNG per group here")
-        parser.add_argument("--html", help="write one HTML page with every group's picture")
+    # In the order `asg-refresh --help` lists them.
+    _register_plan(command)
+    _register_start(command)
+    _register_wait(command)
+    _register_status(command)
+    _register_stop(command)
+    _register_history(command)
+    _register_decide(command)
 
+
+def _add_picture_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chart-dir", help="write one capacity PNG per group here")
+    parser.add_argument("--html", help="write one HTML page with every group's picture")
+
+
+def _register_plan(command: Any) -> None:
     plan = command("plan", "what a deploy would do (changes nothing)", cmd_plan)
     _add_message_options(plan)
     plan.add_argument("--waves", help="waves JSON: also plan the rollout's waves")
@@ -401,8 +413,10 @@ def register(commands: Any) -> None:
         action="store_true",
         help="cut the fleet into the default waves (canary tag, then the rest)",
     )
-    pictures(plan)
+    _add_picture_options(plan)
 
+
+def _register_start(command: Any) -> None:
     start = command("start", "start a fleet rollout in waves", cmd_start)
     _add_message_options(start)
     start.add_argument(
@@ -418,8 +432,8 @@ def register(commands: Any) -> None:
     start.add_argument("--audit-table", help="the audit table (default: found by name)")
     _add_wait_options(start)
 
-    _register_wait(command)
 
+def _register_status(command: Any) -> None:
     status = command("status", "refresh status of groups or of a rollout", cmd_status)
     status.add_argument("groups", nargs="*", metavar="GROUP")
     status.add_argument("--rollout", help="a rollout id: its groups, from the audit table")
@@ -433,19 +447,25 @@ def register(commands: Any) -> None:
     status.add_argument(
         "--advance-clock", type=float, metavar="SECONDS", help="local server: advance virtual time each poll"
     )
-    pictures(status)
+    _add_picture_options(status)
 
+
+def _register_stop(command: Any) -> None:
     for name, text in (("cancel", "cancel the active refresh"), ("rollback", "roll back the active refresh")):
         stop = command(name, f"{text} of groups (and stop a rollout)", cmd_stop)
         stop.add_argument("groups", nargs="*", metavar="GROUP")
         stop.add_argument("--rollout", help="also stop this rollout's waves execution")
         stop.add_argument("--state-machine-arn")
 
+
+def _register_history(command: Any) -> None:
     history = command("history", "recent deployments (audit table) or a group's refreshes", cmd_history)
     history.add_argument("--group")
     history.add_argument("--limit", type=int, default=20)
     history.add_argument("--audit-table")
 
+
+def _register_decide(command: Any) -> None:
     for name, text in (
         ("approve", "let a refresh waiting at a gate go on"),
         ("reject", "stop a waiting refresh"),

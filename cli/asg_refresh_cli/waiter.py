@@ -122,6 +122,17 @@ def _refresh_statuses(conn: Connection, refreshes: dict[str, str]) -> dict[str, 
     return statuses
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What is waited for, and where its state is read."""
+
+    name: str
+    kind: str  # "rollout", "deployment" or "group"
+    state_machine_arn: str | None
+    audit_table: str | None
+    store: AuditStore | None
+
+
 def wait_for(
     conn: Connection,
     target: str,
@@ -138,6 +149,37 @@ def wait_for(
     clock is advanced by ``poll_seconds`` each poll), wall seconds against AWS.
     """
     local = _is_local(conn)
+    found = _find_target(conn, target, state_machine_arn, audit_table)
+    waited = 0.0
+    started = time.monotonic()
+    last_line = ""
+    while True:
+        current = _poll(conn, found)
+        line = f"{target}: " + ", ".join(
+            [f"rollout {current.rollout_status}"] * bool(current.rollout_status)
+            + [f"{g} {s}" for g, s in sorted(current.groups.items())]
+        )
+        if on_progress and line != last_line:
+            on_progress(line)
+            last_line = line
+        if current.finished:
+            return _result(target, found.kind, current)
+        spent = waited if local else time.monotonic() - started
+        if spent >= timeout:
+            return WaitResult(
+                target, found.kind, WaitOutcome.TIMED_OUT, f"not ended after {timeout:g} s", current.groups
+            )
+        if local:
+            advance_clock(conn, poll_seconds)  # virtual time: never sleep on the wall clock
+            waited += poll_seconds
+        else:
+            time.sleep(poll_seconds)  # a real refresh: wall time is the point here
+
+
+def _find_target(
+    conn: Connection, target: str, state_machine_arn: str | None, audit_table: str | None
+) -> _Target:
+    """Whether ``target`` is a rollout, a group or a deployment, in that order of trying."""
     kind: str
     if _rollout_exists(conn, target, state_machine_arn):
         kind = "rollout"
@@ -153,57 +195,34 @@ def wait_for(
         store = AuditStore(conn.gateway(), audit_table)
     if kind == "deployment" and not (store and store.deployment(target)):
         raise OpsError(f"no rollout, deployment or Auto Scaling group named {target}")
+    return _Target(target, kind, state_machine_arn, audit_table, store)
 
-    def poll() -> _Poll:
-        if kind == "group":
-            row = group_status(conn, target)
-            status = row["status"] or "-"  # None: never refreshed
-            return _Poll(
-                finished=status not in ACTIVE_REFRESH_STATUSES,
-                groups={target: status},
-                reason=row.get("status_reason") or "",
-            )
-        if kind == "deployment":
-            assert store is not None
-            items = store.deployment(target)
-            refreshes = {i["group"]: i["refresh_id"] for i in items if i.get("refresh_id") and i.get("group")}
-            statuses = _refresh_statuses(conn, refreshes)
-            return _Poll(
-                finished=all(s not in ACTIVE_REFRESH_STATUSES for s in statuses.values()), groups=statuses
-            )
-        state = rollout_state(conn, target, state_machine_arn)
-        rows = {i["group"]: i["refresh_id"] for i in rollout_items(conn, target, audit_table)}
-        statuses = _refresh_statuses(conn, rows)
+
+def _poll(conn: Connection, target: _Target) -> _Poll:
+    if target.kind == "group":
+        row = group_status(conn, target.name)
+        status = row["status"] or "-"  # None: never refreshed
         return _Poll(
-            finished=state["status"] != "RUNNING",
-            groups=statuses,
-            rollout_status=state["status"],
+            finished=status not in ACTIVE_REFRESH_STATUSES,
+            groups={target.name: status},
+            reason=row.get("status_reason") or "",
         )
-
-    waited = 0.0
-    started = time.monotonic()
-    last_line = ""
-    while True:
-        current = poll()
-        line = f"{target}: " + ", ".join(
-            [f"rollout {current.rollout_status}"] * bool(current.rollout_status)
-            + [f"{g} {s}" for g, s in sorted(current.groups.items())]
+    if target.kind == "deployment":
+        assert target.store is not None
+        items = target.store.deployment(target.name)
+        refreshes = {i["group"]: i["refresh_id"] for i in items if i.get("refresh_id") and i.get("group")}
+        statuses = _refresh_statuses(conn, refreshes)
+        return _Poll(
+            finished=all(s not in ACTIVE_REFRESH_STATUSES for s in statuses.values()), groups=statuses
         )
-        if on_progress and line != last_line:
-            on_progress(line)
-            last_line = line
-        if current.finished:
-            return _result(target, kind, current)
-        spent = waited if local else time.monotonic() - started
-        if spent >= timeout:
-            return WaitResult(
-                target, kind, WaitOutcome.TIMED_OUT, f"not ended after {timeout:g} s", current.groups
-            )
-        if local:
-            advance_clock(conn, poll_seconds)  # virtual time: never sleep on the wall clock
-            waited += poll_seconds
-        else:
-            time.sleep(poll_seconds)  # a real refresh: wall time is the point here
+    state = rollout_state(conn, target.name, target.state_machine_arn)
+    rows = {i["group"]: i["refresh_id"] for i in rollout_items(conn, target.name, target.audit_table)}
+    statuses = _refresh_statuses(conn, rows)
+    return _Poll(
+        finished=state["status"] != "RUNNING",
+        groups=statuses,
+        rollout_status=state["status"],
+    )
 
 
 def _result(target: str, kind: str, current: _Poll) -> WaitResult:

@@ -14,6 +14,7 @@ from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.evaluate import evaluate_gates
 from asg_refresh.logic.watch import decide, needs_gates
+from asg_refresh.logic.watch_audit import watch_records
 from asg_refresh.models.watch import WatchState
 from asg_refresh.observability import logger, metrics, tracer
 from asg_refresh.settings import Settings
@@ -38,19 +39,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     decided = decide(state, verdicts, settings.min_poll_seconds, settings.max_poll_seconds)
     assert decided.decision is not None
     if settings.audit_table:
-        audit = AuditStore(aws, settings.audit_table)
-        if state.restarted:
-            previous = state.restarted.previous or ""
-            audit.record_resumed(
-                state.deployment_id,
-                state.group,
-                decided.refresh_id,
-                previous,
-                state.watcher,
-                restore=state.decision is not None and state.decision.action == "restore",
-            )
-        if decided.outcome is not None:
-            audit.record_outcome(decided.outcome)
+        AuditStore(aws, settings.audit_table).record_watch(watch_records(state, decided))
     logger.info(
         "decided", extra={"action": decided.decision.action, "wait_seconds": decided.decision.wait_seconds}
     )

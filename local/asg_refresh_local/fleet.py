@@ -57,19 +57,8 @@ class Fleet:
         ``shares`` names. ``version`` may be ``$Latest``/``$Default``; ``by_name`` refers to the
         template by name instead of id."""
         ec2, autoscaling = self.client("ec2"), self.client("autoscaling")
-        if shares:
-            named = [f"{shares}-lt"]
-            template = ec2.describe_launch_templates(LaunchTemplateNames=named)["LaunchTemplates"][0]
-        else:
-            tagged = opted_in if template_opted_in is None else template_opted_in
-            opt_in = [
-                {"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}
-            ]
-            template = ec2.create_launch_template(
-                LaunchTemplateName=f"{name}-lt",
-                LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
-                TagSpecifications=opt_in if tagged else [],
-            )["LaunchTemplate"]
+        tagged = opted_in if template_opted_in is None else template_opted_in
+        template = _launch_template(ec2, name, image_id, shares=shares, tagged=tagged)
         spec = (
             {"LaunchTemplateName": template["LaunchTemplateName"], "Version": version}
             if by_name
@@ -81,17 +70,7 @@ class Fleet:
         if alarms:
             all_tags[ALARM_TAG_KEY] = ",".join(alarms)
         subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-        placement: dict[str, Any] = {"LaunchTemplate": spec}
-        if mixed_instance_types:
-            placement = {
-                "MixedInstancesPolicy": {
-                    "LaunchTemplate": {
-                        "LaunchTemplateSpecification": spec,
-                        "Overrides": [{"InstanceType": t} for t in mixed_instance_types],
-                    },
-                    "InstancesDistribution": {"OnDemandBaseCapacity": 1},
-                }
-            }
+        placement = _placement(spec, mixed_instance_types)
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             MinSize=0,
@@ -149,3 +128,31 @@ class Fleet:
         """The versions of the launch template ``group`` created (``<group>-lt``)."""
         answer = self.client("ec2").describe_launch_template_versions(LaunchTemplateName=f"{group}-lt")
         return sorted(answer["LaunchTemplateVersions"], key=lambda v: v["VersionNumber"])
+
+
+def _launch_template(ec2: Any, name: str, image_id: str, *, shares: str | None, tagged: bool) -> Any:
+    """The group's own new launch template ``<name>-lt``, or that of the group ``shares`` names."""
+    if shares:
+        named = [f"{shares}-lt"]
+        return ec2.describe_launch_templates(LaunchTemplateNames=named)["LaunchTemplates"][0]
+    opt_in = [{"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}]
+    return ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-lt",
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+        TagSpecifications=opt_in if tagged else [],
+    )["LaunchTemplate"]
+
+
+def _placement(spec: dict[str, Any], mixed_instance_types: list[str] | None) -> dict[str, Any]:
+    """CreateAutoScalingGroup's launch template arguments: the template, or a mixed instances policy."""
+    if not mixed_instance_types:
+        return {"LaunchTemplate": spec}
+    return {
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": spec,
+                "Overrides": [{"InstanceType": t} for t in mixed_instance_types],
+            },
+            "InstancesDistribution": {"OnDemandBaseCapacity": 1},
+        }
+    }

@@ -12,9 +12,12 @@ so a deleted version is hidden rather than removed, and numbers are never reused
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asg_refresh_local.moto_patches import patch_object
+
+if TYPE_CHECKING:
+    from moto.core.responses import ActionResult
 
 _installed = False
 
@@ -23,80 +26,16 @@ def install_ec2_extras() -> None:
     global _installed
     if _installed:
         return
-    from moto.core.responses import ActionResult
     from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
     from moto.ec2.responses import EC2Response
 
-    def delete_launch_template_versions(self: Any) -> ActionResult:
-        template_id = self._get_param("LaunchTemplateId")
-        name = self._get_param("LaunchTemplateName")
-        template = (
-            self.ec2_backend.launch_templates[template_id]
-            if template_id
-            else self.ec2_backend.get_launch_template_by_name(name)
-        )
-        deleted, failed = [], []
-        for number in self._get_param("Versions", []):
-            version = int(number)
-            if template.default_version_number == version or not 1 <= version <= len(template.versions):
-                failed.append(
-                    {
-                        "LaunchTemplateId": template.id,
-                        "LaunchTemplateName": template.name,
-                        "VersionNumber": version,
-                        "ResponseError": {
-                            "Code": "launchTemplateVersionDoesNotExist"
-                            if template.default_version_number != version
-                            else "unexpectedError",
-                            "Message": f"cannot delete version {version}",
-                        },
-                    }
-                )
-                continue
-            template.versions[version - 1].deleted = True
-            deleted.append(
-                {
-                    "LaunchTemplateId": template.id,
-                    "LaunchTemplateName": template.name,
-                    "VersionNumber": version,
-                }
-            )
-        return ActionResult(
-            {
-                "SuccessfullyDeletedLaunchTemplateVersions": deleted,
-                "UnsuccessfullyDeletedLaunchTemplateVersions": failed,
-            }
-        )
+    _patch_describe_launch_templates(EC2Response)
+    _patch_template_versions(EC2Response, LaunchTemplateBackend, LaunchTemplate)
+    _installed = True
 
-    def create_launch_template_version(self: Any) -> ActionResult:
-        name, template_id = self._get_param("LaunchTemplateName"), self._get_param("LaunchTemplateId")
-        template = (
-            self.ec2_backend.get_launch_template(template_id)
-            if template_id
-            else self.ec2_backend.get_launch_template_by_name(name)
-        )
-        data = self._get_param("LaunchTemplateData", {})
-        source = self._get_param("SourceVersion")
-        if source:
-            data = {**copy.deepcopy(template.get_version(source).data), **data}
-        self.error_on_dryrun()
-        version = template.create_version(data, self._get_param("VersionDescription"))
-        return ActionResult(
-            {
-                "LaunchTemplateVersion": {
-                    "CreateTime": version.create_time,
-                    "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
-                    "DefaultVersion": template.is_default(version),
-                    "LaunchTemplateData": version.data,
-                    "LaunchTemplateId": template.id,
-                    "LaunchTemplateName": template.name,
-                    "VersionDescription": version.description,
-                    "VersionNumber": version.number,
-                }
-            }
-        )
 
-    original_describe_templates = EC2Response.describe_launch_templates
+def _patch_describe_launch_templates(response_class: Any) -> None:
+    original_describe_templates = response_class.describe_launch_templates
 
     def describe_launch_templates(self: Any) -> Any:
         # AWS returns every template asked for by id or name (MaxResults is refused with them);
@@ -107,7 +46,7 @@ def install_ec2_extras() -> None:
         return original_describe_templates(self)
 
     patch_object(
-        EC2Response,
+        response_class,
         "describe_launch_templates",
         describe_launch_templates,
         kind="wrap",
@@ -115,36 +54,39 @@ def install_ec2_extras() -> None:
         owner=__name__,
     )
 
-    original_describe = LaunchTemplateBackend.describe_launch_template_versions
+
+def _patch_template_versions(response_class: Any, backend_class: Any, template_class: Any) -> None:
+    """Versions created from a source version, deleted, and never reused by number."""
+    original_describe = backend_class.describe_launch_template_versions
 
     def describe_launch_template_versions(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = original_describe(self, *args, **kwargs)
         return [(template, v) for template, v in found if not getattr(v, "deleted", False)]
 
-    original_latest = LaunchTemplate.latest_version
+    original_latest = template_class.latest_version
 
     def latest_version(self: Any) -> Any:
         live = [v for v in self.versions if not getattr(v, "deleted", False)]
         return live[-1] if live else original_latest(self)
 
     patch_object(
-        EC2Response,
+        response_class,
         "create_launch_template_version",
-        create_launch_template_version,
+        _create_launch_template_version,
         kind="wrap",
         why="a version deleted with DeleteLaunchTemplateVersions is not reused by number",
         owner=__name__,
     )
     patch_object(
-        EC2Response,
+        response_class,
         "delete_launch_template_versions",
-        delete_launch_template_versions,
+        _delete_launch_template_versions,
         kind="add",
         why="moto 5.2.5 has no DeleteLaunchTemplateVersions (StartRefresh deletes an unused version)",
         owner=__name__,
     )
     patch_object(
-        LaunchTemplateBackend,
+        backend_class,
         "describe_launch_template_versions",
         describe_launch_template_versions,
         kind="wrap",
@@ -152,11 +94,85 @@ def install_ec2_extras() -> None:
         owner=__name__,
     )
     patch_object(
-        LaunchTemplate,
+        template_class,
         "latest_version",
         latest_version,
         kind="wrap",
         why="$Latest skips deleted versions",
         owner=__name__,
     )
-    _installed = True
+
+
+def _delete_launch_template_versions(self: Any) -> ActionResult:
+    from moto.core.responses import ActionResult
+
+    template_id = self._get_param("LaunchTemplateId")
+    name = self._get_param("LaunchTemplateName")
+    template = (
+        self.ec2_backend.launch_templates[template_id]
+        if template_id
+        else self.ec2_backend.get_launch_template_by_name(name)
+    )
+    deleted, failed = [], []
+    for number in self._get_param("Versions", []):
+        version = int(number)
+        if template.default_version_number == version or not 1 <= version <= len(template.versions):
+            failed.append(
+                {
+                    "LaunchTemplateId": template.id,
+                    "LaunchTemplateName": template.name,
+                    "VersionNumber": version,
+                    "ResponseError": {
+                        "Code": "launchTemplateVersionDoesNotExist"
+                        if template.default_version_number != version
+                        else "unexpectedError",
+                        "Message": f"cannot delete version {version}",
+                    },
+                }
+            )
+            continue
+        template.versions[version - 1].deleted = True
+        deleted.append(
+            {
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+                "VersionNumber": version,
+            }
+        )
+    return ActionResult(
+        {
+            "SuccessfullyDeletedLaunchTemplateVersions": deleted,
+            "UnsuccessfullyDeletedLaunchTemplateVersions": failed,
+        }
+    )
+
+
+def _create_launch_template_version(self: Any) -> ActionResult:
+    from moto.core.responses import ActionResult
+
+    name, template_id = self._get_param("LaunchTemplateName"), self._get_param("LaunchTemplateId")
+    template = (
+        self.ec2_backend.get_launch_template(template_id)
+        if template_id
+        else self.ec2_backend.get_launch_template_by_name(name)
+    )
+    data = self._get_param("LaunchTemplateData", {})
+    source = self._get_param("SourceVersion")
+    if source:
+        data = {**copy.deepcopy(template.get_version(source).data), **data}
+    self.error_on_dryrun()
+    version = template.create_version(data, self._get_param("VersionDescription"))
+    return ActionResult(
+        {
+            "LaunchTemplateVersion": {
+                "CreateTime": version.create_time,
+                "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                "DefaultVersion": template.is_default(version),
+                "LaunchTemplateData": version.data,
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+                "VersionDescription": version.description,
+                "VersionNumber": version.number,
+            }
+        }
+    )

@@ -52,6 +52,12 @@ def _non_negative(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_fleet_arguments(parser)
+    _add_preference_arguments(parser)
+    _add_run_arguments(parser)
+
+
+def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
     fleet = parser.add_argument_group("fleet")
     fleet.add_argument(
         "--groups",
@@ -63,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fleet.add_argument(
         "--size", type=_positive, default=4, metavar="N", help="instances per group (default: 4)"
     )
+
+
+def _add_preference_arguments(parser: argparse.ArgumentParser) -> None:
     preferences = parser.add_argument_group(
         "instance refresh preferences (the template's DefaultPreferences)"
     )
@@ -95,6 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="CheckpointDelay in virtual seconds (default: 120)",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     run.add_argument(
         "--scenario",

@@ -16,7 +16,8 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.harness.delivery import DISPATCHER, invoke_async, send_to_destination
@@ -24,6 +25,10 @@ from asg_refresh_local.harness.lambda_routing import REGISTRY
 from asg_refresh_local.iam.enforcer import ENFORCER, AccessDenied
 from asg_refresh_local.iam.requests import AuthRequest
 from asg_refresh_local.moto_patches import patch_object
+
+if TYPE_CHECKING:
+    from moto.events.models import Rule
+    from moto.sns.models import Subscription
 
 _HANDLED_SERVICES = {"lambda", "states", "sns"}
 _installed = False
@@ -222,15 +227,9 @@ def _sns_lambda_event(
     }
 
 
-def install() -> None:
-    """Patch moto's EventBridge rule dispatch and SNS-to-Lambda delivery (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    from moto.events.models import Rule
-    from moto.sns.models import Subscription
-
-    original_send = Rule.send_to_targets
+def _send_to_targets(original_send: Callable[..., None]) -> Callable[..., None]:
+    """Rule.send_to_targets, delivering the targets moto does not (and no event from a disabled
+    or schedule rule); moto's own delivery for the rest."""
 
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         # A schedule rule has no event pattern, which moto matches against every event.
@@ -253,7 +252,12 @@ def install() -> None:
             for target in ours:
                 deliver_to_target(self.arn, target, event)
 
-    original_publish = Subscription.publish
+    return send_to_targets
+
+
+def _publish(original_publish: Callable[..., None]) -> Callable[..., None]:
+    """Subscription.publish, delivering to Lambda through the function's permission with a
+    realistic SNS event; moto's own delivery for the other protocols."""
 
     def publish(
         self: Subscription,
@@ -282,6 +286,20 @@ def install() -> None:
             return
         event = _sns_lambda_event(self, message, message_id, subject, message_attributes)
         DISPATCHER.submit(lambda: invoke_async(spec, event))
+
+    return publish
+
+
+def install() -> None:
+    """Patch moto's EventBridge rule dispatch and SNS-to-Lambda delivery (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from moto.events.models import Rule
+    from moto.sns.models import Subscription
+
+    send_to_targets = _send_to_targets(Rule.send_to_targets)
+    publish = _publish(Subscription.publish)
 
     patch_object(
         Rule,

@@ -20,10 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asg_refresh_local.harness import environment
 from asg_refresh_local.moto_patches import patch_object
+
+if TYPE_CHECKING:
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
 
 #: Handlers share module state (Powertools' cold-start flag, cached clients), so invocations run
 #: one at a time (re-entrant for nested calls).
@@ -251,15 +255,8 @@ REGISTRY = FunctionRegistry()
 _installed = False
 
 
-def install() -> None:
-    """Patch moto's ``LambdaFunction._invoke_lambda`` (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    environment.install()
-    from moto.awslambda.models import LambdaFunction
-
-    original = LambdaFunction._invoke_lambda
+def _routed_invoke_lambda(original: Callable[..., Any]) -> Callable[..., tuple[str, bool, str]]:
+    """LambdaFunction._invoke_lambda, running a registered function's handler in-process."""
 
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         spec = REGISTRY.get(self.function_name)
@@ -277,21 +274,13 @@ def install() -> None:
         self.save_logs(logs)
         return payload, errored, logs
 
-    patch_object(
-        LambdaFunction,
-        "_invoke_lambda",
-        _invoke_lambda,
-        kind="wrap",
-        why="template functions run their handler in-process (no Docker)",
-        owner=__name__,
-    )
+    return _invoke_lambda
 
-    # With ``use_docker: False`` moto's simple backend echoes the payload without reaching
-    # ``_invoke_lambda``: send the template's functions down the full path.
+
+def _routed_simple_invoke(simple_invoke: Callable[..., Any]) -> Callable[..., str | bytes | None]:
+    """LambdaSimpleBackend.invoke, sending registered functions down moto's full invoke path
+    (asynchronously for the Event invocation type)."""
     from moto.awslambda.models import LambdaBackend
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-
-    simple_invoke = LambdaSimpleBackend.invoke
 
     def invoke(
         self: LambdaSimpleBackend,
@@ -318,6 +307,33 @@ def install() -> None:
         if "x-amz-function-error" in response_headers:
             response_headers["x-amz-function-error"] = "Unhandled"  # an exception, as AWS reports it
         return payload
+
+    return invoke
+
+
+def install() -> None:
+    """Patch moto's ``LambdaFunction._invoke_lambda`` (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    environment.install()
+    from moto.awslambda.models import LambdaFunction
+
+    _invoke_lambda = _routed_invoke_lambda(LambdaFunction._invoke_lambda)
+    patch_object(
+        LambdaFunction,
+        "_invoke_lambda",
+        _invoke_lambda,
+        kind="wrap",
+        why="template functions run their handler in-process (no Docker)",
+        owner=__name__,
+    )
+
+    # With ``use_docker: False`` moto's simple backend echoes the payload without reaching
+    # ``_invoke_lambda``: send the template's functions down the full path.
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    invoke = _routed_simple_invoke(LambdaSimpleBackend.invoke)
 
     patch_object(
         LambdaSimpleBackend,

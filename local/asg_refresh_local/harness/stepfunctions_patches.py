@@ -546,8 +546,21 @@ def _patch_task_token_timeouts() -> None:
             CallbackOutcomeTimedOut(callback_id=callback_endpoint.callback_id) if outcome is None else outcome
         )
 
-    original_notify = CallbackEndpoint.notify
-    original_interrupt = CallbackEndpoint.interrupt_all
+    patch_object(
+        task_class,
+        "_eval_wait_for_task_token",
+        _eval_wait_for_task_token,
+        kind="wrap",
+        why="waitForTaskToken timeouts run on the virtual clock as passive waits",
+        owner=__name__,
+    )
+    _patch_callback_wakeups(CallbackEndpoint)
+
+
+def _patch_callback_wakeups(endpoint_class: Any) -> None:
+    """A task token's answer, or its execution stopping, wakes the scheduler's passive wait."""
+    original_notify = endpoint_class.notify
+    original_interrupt = endpoint_class.interrupt_all
 
     def notify(self: Any, outcome: Any) -> None:
         original_notify(self, outcome)
@@ -558,15 +571,7 @@ def _patch_task_token_timeouts() -> None:
         SCHEDULER.notify()
 
     patch_object(
-        task_class,
-        "_eval_wait_for_task_token",
-        _eval_wait_for_task_token,
-        kind="wrap",
-        why="waitForTaskToken timeouts run on the virtual clock as passive waits",
-        owner=__name__,
-    )
-    patch_object(
-        CallbackEndpoint,
+        endpoint_class,
         "notify",
         notify,
         kind="wrap",
@@ -574,7 +579,7 @@ def _patch_task_token_timeouts() -> None:
         owner=__name__,
     )
     patch_object(
-        CallbackEndpoint,
+        endpoint_class,
         "interrupt_all",
         interrupt_all,
         kind="wrap",

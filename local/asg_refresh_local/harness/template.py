@@ -21,6 +21,8 @@ import yaml
 NO_VALUE = object()
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+#: The intrinsics that compute a condition, resolved apart from those that compute a value.
+_CONDITION_FUNCTIONS = frozenset({"Condition", "Fn::If", "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"})
 
 
 class TemplateError(Exception):
@@ -184,11 +186,30 @@ class Resolver:
         resolved = {k: self.resolve(v) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
-    def _intrinsic(self, key: str, arg: Any) -> Any:  # noqa: PLR0912, C901
-        if key == "Ref":
-            return self.ref(self.resolve(arg))
+    def _intrinsic(self, key: str, arg: Any) -> Any:
+        if key in _CONDITION_FUNCTIONS:
+            return self._condition_function(key, arg)
+        return self._value_function(key, arg)
+
+    def _condition_function(self, key: str, arg: Any) -> Any:
+        """Condition, Fn::If and the condition functions (Equals, And, Or, Not)."""
         if key == "Condition":
             return self.condition(arg)
+        if key == "Fn::If":
+            name, when_true, when_false = arg
+            return self.resolve(when_true if self.condition(name) else when_false)
+        if key == "Fn::Equals":
+            left, right = self.resolve(arg)
+            return str(left) == str(right)
+        if key == "Fn::And":
+            return all(self.resolve(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self.resolve(a) for a in arg)
+        return not self.resolve(arg[0])  # Fn::Not
+
+    def _value_function(self, key: str, arg: Any) -> Any:
+        if key == "Ref":
+            return self.ref(self.resolve(arg))
         if key == "Fn::GetAtt":
             parts = self.resolve(arg)
             if isinstance(parts, str):
@@ -205,18 +226,6 @@ class Resolver:
         if key == "Fn::Select":
             index, items = self.resolve(arg)
             return items[int(index)]
-        if key == "Fn::If":
-            name, when_true, when_false = arg
-            return self.resolve(when_true if self.condition(name) else when_false)
-        if key == "Fn::Equals":
-            left, right = self.resolve(arg)
-            return str(left) == str(right)
-        if key == "Fn::And":
-            return all(self.resolve(a) for a in arg)
-        if key == "Fn::Or":
-            return any(self.resolve(a) for a in arg)
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
         if key == "Fn::FindInMap":
             name, top, second = self.resolve(arg)[:3]
             return self.template.mappings[name][top][second]

@@ -33,7 +33,7 @@ from asg_refresh.models.approval import PendingApproval
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.results import StartResult
-from asg_refresh.models.watch import Outcome
+from asg_refresh.models.watch import Outcome, WatchRecords
 
 KEEP_FOR = timedelta(days=400)
 REFRESH_INDEX = "by-refresh-id"
@@ -113,6 +113,21 @@ class AuditStore:
                 "started_at": timeutil.now().isoformat(),
             }
         )
+
+    def record_watch(self, records: WatchRecords) -> None:
+        """What one decision of the watcher leaves: the refresh that resumed, then the outcome."""
+        if records.resumed is not None:
+            resumed = records.resumed
+            self.record_resumed(
+                resumed.deployment_id,
+                resumed.group,
+                resumed.refresh_id,
+                resumed.previous,
+                resumed.watcher,
+                restore=resumed.restore,
+            )
+        if records.outcome is not None:
+            self.record_outcome(records.outcome)
 
     def record_outcome(self, outcome: Outcome) -> None:
         """The outcome, on the refresh's item (and on its restore's, which ends with it)."""

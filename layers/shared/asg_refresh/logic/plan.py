@@ -100,15 +100,7 @@ def plan_group(
     instances = [_instance_plan(i, images, image_id, preferences, target_version) for i in _live(group)]
     to_replace = sum(1 for i in instances if i.action == "replace")
     warmup = _warmup(group, preferences)
-    schedule = simulate(
-        desired=int(group.get("DesiredCapacity", 0)),
-        in_service=sum(1 for i in group.get("Instances", []) if _healthy_in_service(i)),
-        total=len(_live(group)),
-        to_replace=to_replace,
-        preferences=preferences,
-        warmup=warmup,
-        launch_seconds=launch_seconds,
-    )
+    schedule = _group_schedule(group, preferences, to_replace, warmup, launch_seconds)
     return GroupPlan(
         group=name,
         reason=f"opted in; launch template {current['LaunchTemplateId']} version {current['VersionNumber']} "
@@ -133,6 +125,21 @@ def plan_group(
         bake_time=preferences.bake_time or 0,
         estimated_seconds=schedule.samples[-1].at,
         samples=schedule.samples,
+    )
+
+
+def _group_schedule(
+    group: dict[str, Any], preferences: RefreshPreferences, to_replace: int, warmup: int, launch_seconds: int
+) -> Schedule:
+    """The group's refresh simulated from its capacity now."""
+    return simulate(
+        desired=int(group.get("DesiredCapacity", 0)),
+        in_service=sum(1 for i in group.get("Instances", []) if _healthy_in_service(i)),
+        total=len(_live(group)),
+        to_replace=to_replace,
+        preferences=preferences,
+        warmup=warmup,
+        launch_seconds=launch_seconds,
     )
 
 
@@ -167,51 +174,83 @@ def simulate(
     checkpoints = list(preferences.checkpoint_percentages or [])
     updated = 0
     while updated < to_replace:
-        extra, down = max(0, high - total), max(0, in_service - low)
-        if extra + down == 0:
-            # Both bounds cannot hold: AWS launches first with MaxHealthyPercentage, else one at a time.
-            extra, down = (1, 0) if max_pct is not None else (0, 1)
-        size = min(extra + down, to_replace - updated)
-        if checkpoints:
-            size = min(size, max(math.ceil(checkpoints[0] * to_replace / 100) - updated, 1))
-        first = min(max(0, size - extra), size)
-        in_service, total = in_service - first, total - first + size
-        start = t
-        out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="batch-started"))
-        low_point, high_point = in_service, total
-        t += launch_seconds
-        in_service, total = in_service + first, total - (size - first)
-        out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="batch-in-service"))
-        in_service_at = t
-        t += warmup
-        updated += size
-        out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="batch-done"))
-        out.batches.append(
-            PlannedBatch(
-                index=len(out.batches),
-                size=size,
-                terminated_first=first,
-                starts_at=start,
-                in_service_at=in_service_at,
-                done_at=t,
-                min_in_service=low_point,
-                max_total=high_point,
-            )
+        size, first = _next_batch(
+            extra=max(0, high - total),
+            down=max(0, in_service - low),
+            launch_first=max_pct is not None,
+            left=to_replace - updated,
+            next_checkpoint=(
+                max(math.ceil(checkpoints[0] * to_replace / 100) - updated, 1) if checkpoints else None
+            ),
         )
+        t, in_service, total = _replace_batch(
+            out, t, in_service, total, size=size, first=first, launch_seconds=launch_seconds, warmup=warmup
+        )
+        updated += size
         percentage = math.floor(100 * updated / to_replace)
         reached = [p for p in checkpoints if percentage >= p]
-        if reached:
-            checkpoints = [p for p in checkpoints if p not in reached]
-            if reached[-1] < 100 and updated < to_replace:
-                out.samples.append(
-                    CapacitySample(at=t, in_service=in_service, total=total, event="checkpoint")
-                )
-                t += _checkpoint_delay(preferences)
+        checkpoints = [p for p in checkpoints if p not in reached]
+        if reached and reached[-1] < 100 and updated < to_replace:
+            out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="checkpoint"))
+            t += _checkpoint_delay(preferences)
     if preferences.bake_time:
         out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="baking-started"))
         t += preferences.bake_time
     out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="successful"))
     return out
+
+
+def _next_batch(
+    *, extra: int, down: int, launch_first: bool, left: int, next_checkpoint: int | None
+) -> tuple[int, int]:
+    """The next batch's size and how many of it are terminated before their replacements launch,
+    from the room above (``extra``) and below (``down``) the capacity bounds, the instances
+    ``left`` to replace, and how many replacements reach the next checkpoint."""
+    if extra + down == 0:
+        # Both bounds cannot hold: AWS launches first with MaxHealthyPercentage, else one at a time.
+        extra, down = (1, 0) if launch_first else (0, 1)
+    size = min(extra + down, left)
+    if next_checkpoint is not None:
+        size = min(size, next_checkpoint)
+    return size, min(max(0, size - extra), size)
+
+
+def _replace_batch(
+    out: Schedule,
+    t: int,
+    in_service: int,
+    total: int,
+    *,
+    size: int,
+    first: int,
+    launch_seconds: int,
+    warmup: int,
+) -> tuple[int, int, int]:
+    """Record one batch (``first`` of its ``size`` terminated before launch) starting at ``t``;
+    return the time it is done and the capacity then."""
+    in_service, total = in_service - first, total - first + size
+    start = t
+    out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="batch-started"))
+    low_point, high_point = in_service, total
+    t += launch_seconds
+    in_service, total = in_service + first, total - (size - first)
+    out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="batch-in-service"))
+    in_service_at = t
+    t += warmup
+    out.samples.append(CapacitySample(at=t, in_service=in_service, total=total, event="batch-done"))
+    out.batches.append(
+        PlannedBatch(
+            index=len(out.batches),
+            size=size,
+            terminated_first=first,
+            starts_at=start,
+            in_service_at=in_service_at,
+            done_at=t,
+            min_in_service=low_point,
+            max_total=high_point,
+        )
+    )
+    return t, in_service, total
 
 
 def _instance_plan(

@@ -219,39 +219,14 @@ def select_groups(
     ``each_group_alone``: see :func:`launch_template_refusals`.
     """
     fleet = aws.all_groups()
-    skipped: list[SkippedGroup] = []
-    if request.groups:
-        wanted = set(request.groups)
-        found = [group for group in fleet if group["AutoScalingGroupName"] in wanted]
-        known = {group["AutoScalingGroupName"] for group in found}
-        skipped += [
-            SkippedGroup(group=name, code=GroupNotFoundError.code, reason="no such Auto Scaling group")
-            for name in dict.fromkeys(request.groups)
-            if name not in known
-        ]
-    else:
-        selector = request.tags or {settings.opt_in_tag_key: settings.opt_in_tag_value}
-        found = [
-            group
-            for group in fleet
-            if all(group_facts.tag_value(group, key) == value for key, value in selector.items())
-        ]
+    found, skipped = _targeted(request, fleet, settings)
     targets = []
-    source_key = request.image.source_key
     for group in found:
-        name = group["AutoScalingGroupName"]
-        source = group_facts.tag_value(group, settings.source_tag_key)
-        if not group_facts.is_opted_in(group, settings.opt_in_tag_key, settings.opt_in_tag_value):
-            reason = f"not opted in: tag {settings.opt_in_tag_key}={settings.opt_in_tag_value} is missing"
-            skipped.append(SkippedGroup(group=name, code=GroupNotOptedInError.code, reason=reason))
-        elif source and source_key and not _explicit(request) and source != source_key:
-            reason = f"its {settings.source_tag_key} tag names {source}, not {source_key}"
-            skipped.append(SkippedGroup(group=name, code="OTHER_SOURCE", reason=reason))
-        elif group_facts.launch_template_of(group) is None:
-            reason = "uses a launch configuration; only launch templates can be refreshed"
-            skipped.append(SkippedGroup(group=name, code="NO_LAUNCH_TEMPLATE", reason=reason))
-        else:
+        refusal = _refusal(group, request, settings)
+        if refusal is None:
             targets.append(group)
+        else:
+            skipped.append(refusal)
     if not targets:
         return targets, skipped
     ids, names = lt_rules.templates_to_describe(targets)
@@ -264,6 +239,46 @@ def select_groups(
     )
     skipped += [refused[g["AutoScalingGroupName"]] for g in targets if g["AutoScalingGroupName"] in refused]
     return [g for g in targets if g["AutoScalingGroupName"] not in refused], skipped
+
+
+def _targeted(
+    request: DeployRequest, fleet: list[dict[str, Any]], settings: Settings
+) -> tuple[list[dict[str, Any]], list[SkippedGroup]]:
+    """The groups the request names (and the names no group has), or those its tags select."""
+    if request.groups:
+        wanted = set(request.groups)
+        found = [group for group in fleet if group["AutoScalingGroupName"] in wanted]
+        known = {group["AutoScalingGroupName"] for group in found}
+        missing = [
+            SkippedGroup(group=name, code=GroupNotFoundError.code, reason="no such Auto Scaling group")
+            for name in dict.fromkeys(request.groups)
+            if name not in known
+        ]
+        return found, missing
+    selector = request.tags or {settings.opt_in_tag_key: settings.opt_in_tag_value}
+    found = [
+        group
+        for group in fleet
+        if all(group_facts.tag_value(group, key) == value for key, value in selector.items())
+    ]
+    return found, []
+
+
+def _refusal(group: dict[str, Any], request: DeployRequest, settings: Settings) -> SkippedGroup | None:
+    """Why a targeted group is skipped before its launch template is read, or None."""
+    name = group["AutoScalingGroupName"]
+    source = group_facts.tag_value(group, settings.source_tag_key)
+    source_key = request.image.source_key
+    if not group_facts.is_opted_in(group, settings.opt_in_tag_key, settings.opt_in_tag_value):
+        reason = f"not opted in: tag {settings.opt_in_tag_key}={settings.opt_in_tag_value} is missing"
+        return SkippedGroup(group=name, code=GroupNotOptedInError.code, reason=reason)
+    if source and source_key and not _explicit(request) and source != source_key:
+        reason = f"its {settings.source_tag_key} tag names {source}, not {source_key}"
+        return SkippedGroup(group=name, code="OTHER_SOURCE", reason=reason)
+    if group_facts.launch_template_of(group) is None:
+        reason = "uses a launch configuration; only launch templates can be refreshed"
+        return SkippedGroup(group=name, code="NO_LAUNCH_TEMPLATE", reason=reason)
+    return None
 
 
 @dataclass(frozen=True)

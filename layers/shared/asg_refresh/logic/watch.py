@@ -173,31 +173,54 @@ def decide(state: WatchState, verdicts: list[GateVerdict], min_poll: int, max_po
         return _report(state, watch, status="NotFound", refresh=None)
     if verdicts:
         watch.verdicts = verdicts
-    status = refresh.status
-    if status in TERMINAL:
-        if watch.restore_of is not None:
-            return _report_restored(state, watch, refresh)
-        if status == "Cancelled" and watch.requested in RESTARTABLE:
-            return _resume_when_open(state, watch, refresh, verdicts, min_poll, max_poll)
-        if status == "RollbackSuccessful" and watch.segments and state.restore_configuration:
-            watch.reason = watch.reason or f"rolled back: {refresh.status_reason or 'by AWS'}"
-            return _restore(state, watch, refresh, min_poll)
-        if (
-            status == "Cancelled"
-            and watch.requested == "rollback"
-            and watch.segments
-            and state.restore_configuration
-        ):
-            # AWS could not roll the segment back (a group on $Latest, say), so it was cancelled:
-            # the deployment split it into segments, so putting every instance back is on us.
-            watch.reason = f"{watch.reason}; rollback impossible, cancelled"
-            return _restore(state, watch, refresh, min_poll)
-        return _report(state, watch, status=status, refresh=refresh)
-    if status in ACTIVE and watch.requested is None:
+    if refresh.status in TERMINAL:
+        return _ended(state, watch, refresh, verdicts, min_poll, max_poll)
+    if refresh.status in ACTIVE and watch.requested is None:
         decision = _steer(state, watch, refresh, verdicts, min_poll)
     else:
         decision = None
-    if status == "Baking" and watch.baking_since is None:
+    _track_pauses(watch, refresh)
+    waiting = state.model_copy(update={"watch": watch})
+    decision = decision or Decision(
+        action="wait", wait_seconds=next_wait(refresh, waiting, min_poll, max_poll)
+    )
+    return _with(state, watch, refresh, decision)
+
+
+def _ended(
+    state: WatchState,
+    watch: WatchProgress,
+    refresh: InstanceRefresh,
+    verdicts: list[GateVerdict],
+    min_poll: int,
+    max_poll: int,
+) -> WatchState:
+    """The decision once the refresh has ended: resume it, restore what it left, or report."""
+    status = refresh.status
+    if watch.restore_of is not None:
+        return _report_restored(state, watch, refresh)
+    if status == "Cancelled" and watch.requested in RESTARTABLE:
+        return _resume_when_open(state, watch, refresh, verdicts, min_poll, max_poll)
+    if status == "RollbackSuccessful" and watch.segments and state.restore_configuration:
+        watch.reason = watch.reason or f"rolled back: {refresh.status_reason or 'by AWS'}"
+        return _restore(state, watch, refresh, min_poll)
+    if (
+        status == "Cancelled"
+        and watch.requested == "rollback"
+        and watch.segments
+        and state.restore_configuration
+    ):
+        # AWS could not roll the segment back (a group on $Latest, say), so it was cancelled:
+        # the deployment split it into segments, so putting every instance back is on us.
+        watch.reason = f"{watch.reason}; rollback impossible, cancelled"
+        return _restore(state, watch, refresh, min_poll)
+    return _report(state, watch, status=status, refresh=refresh)
+
+
+def _track_pauses(watch: WatchProgress, refresh: InstanceRefresh) -> None:
+    """Note when baking began, and when a checkpoint hold began or ended: time held is not
+    progress time (see :func:`next_wait`)."""
+    if refresh.status == "Baking" and watch.baking_since is None:
         watch.baking_since = watch.waited_seconds
     holding = checkpoint_reached(refresh) is not None
     if holding and watch.checkpoint_since is None:
@@ -205,11 +228,6 @@ def decide(state: WatchState, verdicts: list[GateVerdict], min_poll: int, max_po
     elif not holding and watch.checkpoint_since is not None:
         watch.paused_seconds += watch.waited_seconds - watch.checkpoint_since
         watch.checkpoint_since = None
-    waiting = state.model_copy(update={"watch": watch})
-    decision = decision or Decision(
-        action="wait", wait_seconds=next_wait(refresh, waiting, min_poll, max_poll)
-    )
-    return _with(state, watch, refresh, decision)
 
 
 def _steer(

@@ -178,3 +178,27 @@ class WatchState(WatchInput):
     restarted: Restarted | None = Field(default=None, description="StartInstanceRefresh output")
     approval: Approval | None = None
     approval_error: dict[str, Any] | None = None
+
+
+class ResumedRefresh(BaseModel):
+    """A refresh the state machine started since the last decision, in place of ``previous``: to
+    resume it after a hold or a promote, or (``restore``) to put back what earlier segments
+    replaced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment_id: str
+    group: str
+    refresh_id: str
+    previous: str
+    watcher: str | None
+    restore: bool = False
+
+
+class WatchRecords(BaseModel):
+    """What one decision of the watcher leaves in the audit table (``logic/watch_audit.py``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resumed: ResumedRefresh | None = None
+    outcome: Outcome | None = None
