@@ -33,6 +33,12 @@ def _add_message_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--groups", nargs="+", metavar="GROUP")
     parser.add_argument("--tags", nargs="+", metavar="KEY=VALUE", help="a tag selector")
     parser.add_argument("--preferences", help="Preferences JSON, PascalCase as in the API")
+    parser.add_argument(
+        "--supersede",
+        choices=["queue", "replace", "reject"],
+        help="for a group already refreshing towards another image: wait for it, cancel it, or refuse "
+        "(in a rollout the default is reject: the group fails its wave)",
+    )
 
 
 def _message(args: argparse.Namespace) -> RolloutMessage:
@@ -46,6 +52,7 @@ def _message(args: argparse.Namespace) -> RolloutMessage:
         "groups": args.groups,
         "tags": dict(pair.split("=", 1) for pair in args.tags) if args.tags else None,
         "preferences": json.loads(args.preferences) if args.preferences else None,
+        "supersede": getattr(args, "supersede", None),
         "max_concurrency": getattr(args, "max_concurrency", None),
         "rollback_previous_waves": True if getattr(args, "rollback_previous_waves", False) else None,
     }
