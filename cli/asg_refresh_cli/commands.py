@@ -22,7 +22,13 @@ from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.rollout import RolloutMessage
 from asg_refresh_cli import charts, output, waiter
 from asg_refresh_cli.connection import Connection, OpsError, add_connection_options, connect
-from asg_refresh_cli.reads import ROLLOUT_STATE_MACHINE, group_status, rollout_items, rollout_state
+from asg_refresh_cli.reads import (
+    ROLLOUT_STATE_MACHINE,
+    group_status,
+    rollout_items,
+    rollout_state,
+    watch_note,
+)
 
 
 # --- The deploy message from options ---------------------------------------------------------
@@ -166,9 +172,10 @@ def cmd_status(args: argparse.Namespace, conn: Connection) -> int:
 
     def poll() -> output.StatusSnapshot:
         rollout = rollout_state(conn, args.rollout, args.state_machine_arn) if args.rollout else None
-        return output.StatusSnapshot(
-            rollout=rollout, rows=[group_status(conn, g) for g in _groups_of(args, conn)]
-        )
+        rows = [group_status(conn, g) for g in _groups_of(args, conn)]
+        for row in rows:
+            row["waiting_for"] = watch_note(conn, row, args.audit_table)
+        return output.StatusSnapshot(rollout=rollout, rows=rows)
 
     samples = output.Samples()
     snapshot = poll()

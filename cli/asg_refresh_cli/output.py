@@ -71,6 +71,8 @@ def plan_tables(plan: DeployPlan) -> None:
         )
     if plan.rollout_estimated_seconds is not None:
         console.print(f"rollout: about {plan.rollout_estimated_seconds // 60} min")
+    for note in plan.gates:
+        console.print(f"gate: {note}", soft_wrap=True)
     if plan.skipped:
         rows_table("skipped", [s.model_dump() for s in plan.skipped])
 
@@ -99,8 +101,11 @@ def status_table(snapshot: StatusSnapshot) -> None:
                 else f"FAILED ({', '.join(verdict['failed']) or verdict['gate']})"
             )
             console.print(f"  wave {verdict['name']}: {len(verdict['succeeded'])} succeeded, {mark}")
-    hidden = {"status_reason", "min_healthy", "max_healthy"}
+    hidden = {"status_reason", "min_healthy", "max_healthy", "waiting_for"}
     rows_table("status", [{k: v for k, v in row.items() if k not in hidden} for row in snapshot.rows])
+    for row in snapshot.rows:
+        if row.get("waiting_for"):
+            console.print(f"{row['group']}: {row['waiting_for']}", soft_wrap=True)
 
 
 class Samples:

@@ -8,7 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from asg_refresh import timeutil
 from asg_refresh.dal.audit import AuditStore
+from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.plan import AWS_DEFAULT_MIN_HEALTHY
 from asg_refresh_cli.connection import Connection, OpsError
 
@@ -75,3 +77,32 @@ def group_status(conn: Connection, group: str) -> dict[str, Any]:
         "min_healthy": math.ceil(min_pct * desired / 100),
         "max_healthy": desired if max_pct is None else math.floor(max_pct * desired / 100),
     }
+
+
+def watch_note(conn: Connection, row: dict[str, Any], table: str | None) -> str | None:
+    """What a running refresh's watcher waits for, in one line, from the audit table: a person's
+    approval (at which checkpoint, since when, who may answer, the commands), the restore of what
+    earlier segments replaced, and deployments waiting behind the refresh. None when there is
+    nothing to say or no audit table to read."""
+    refresh_id = row.get("refresh_id")
+    if not refresh_id or row.get("status") not in group_facts.ACTIVE_REFRESH_STATUSES:
+        return None
+    try:
+        store = AuditStore(conn.gateway(), conn.find_audit_table(table))
+    except OpsError:
+        return None
+    notes = []
+    pending = [a for a in store.approvals_of(str(refresh_id)) if a.status == "pending"]
+    if pending:
+        asked = pending[-1]
+        who = ", ".join(asked.allowed_approvers) or "anyone allowed to call SendTaskSuccess"
+        notes.append(
+            f"waiting for approval at {asked.checkpoint}% since {timeutil.iso_seconds(asked.requested_at)} "
+            f"(may answer: {who}): asg-refresh approve|reject --approval-id {asked.approval_id}"
+        )
+    if (store.refresh(str(refresh_id)) or {}).get("status") == "Restoring":
+        notes.append("restoring the instances earlier segments replaced")
+    waiting = store.queued_for(str(row["group"]))
+    if waiting:
+        notes.append(f"{len(waiting)} deployment(s) waiting behind it, newest {waiting[-1].image_id}")
+    return "; ".join(notes) or None

@@ -228,3 +228,27 @@ def test_only_allowed_approvers_may_decide(
     assert app.wait_for_execution(started["execution_arn"])["status"] == "SUCCEEDED"
     (decided,) = approvals(app, started["refresh_id"])
     assert decided.decided_by == "arn:aws:sts::123456789012:assumed-role/release-approver/ana"
+
+
+def test_status_says_a_refresh_waits_for_approval_who_may_answer_and_how(
+    app: LocalApp, fleet: Fleet, cli: Any
+) -> None:
+    started = _start(app, fleet)
+    asked = _wait_for_the_gate(app, started)
+
+    code, text = cli("status", "web")
+    json_code, as_json = cli("status", "web", "--json")
+
+    assert (code, json_code) == (0, 0), text
+    assert (
+        f"web: waiting for approval at 50% since {asked.requested_at.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+        f"(may answer: anyone allowed to call SendTaskSuccess): "
+        f"asg-refresh approve|reject --approval-id {asked.approval_id}"
+    ) in text
+    (row,) = json.loads(as_json)["groups"]
+    assert row["waiting_for"].startswith("waiting for approval at 50%")
+    # Once answered, nothing waits any more
+    assert cli("approve", started["refresh_id"])[0] == 0
+    app.wait_for_execution(started["execution_arn"])
+    (row,) = json.loads(cli("status", "web", "--json")[1])["groups"]
+    assert row["waiting_for"] is None

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from asg_refresh.logic.plan import simulate
+from asg_refresh.logic.plan import gate_notes, simulate
 from asg_refresh.logic.waves import plan_waves
+from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import RefreshPreferences
 from asg_refresh.models.rollout import RolloutMessage, WaveSpec
 
@@ -103,3 +104,28 @@ def test_default_waves_put_tagged_canaries_first() -> None:
 def test_rollout_messages_are_bounded(message: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         RolloutMessage.model_validate(message)
+
+
+def test_the_plan_names_each_gate_and_the_waits_its_estimate_leaves_out() -> None:
+    gates = GateConfig.model_validate(
+        {
+            "alarms": ["web-5xx"],
+            "approval": {"timeout_seconds": 3600},
+            "window": {"days": ["Mon", "Tue"], "start": "09:00", "end": "17:00", "timezone": "Europe/Paris"},
+        }
+    )
+
+    notes = gate_notes(gates, RefreshPreferences(checkpoint_percentages=[25, 50]))
+
+    assert notes == [
+        "manual approval at 25%, 50%: a person answers within 3600s or the refresh rolls back; "
+        "the estimates do not include that wait",
+        "runs only Mon,Tue 09:00-17:00 Europe/Paris: a closed window pauses it, which the estimates "
+        "do not include",
+        "rolls back if any of 1 alarm(s) goes to ALARM or any of 0 metric gate(s) fails (plus each "
+        "group's tagged alarms)",
+    ]
+    assert gate_notes(GateConfig(hold_at_checkpoints=True), RefreshPreferences()) == [
+        "holds at 50% until the gates pass, then goes on at once (promote)"
+    ]
+    assert gate_notes(GateConfig(), RefreshPreferences()) == []

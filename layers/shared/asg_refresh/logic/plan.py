@@ -17,9 +17,10 @@ from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.rollout import plan_rollout
-from asg_refresh.logic.start_refresh import select_groups
+from asg_refresh.logic.start_refresh import DEFAULT_HOLD_CHECKPOINTS, select_groups
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.deploy import DeployRequest
+from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.plan import (
     CapacitySample,
     DeployPlan,
@@ -68,7 +69,35 @@ def plan_deployment(
         skipped=skipped,
         assumed_launch_seconds=launch_seconds,
         estimated_seconds=max((p.estimated_seconds for p in plans), default=0),
+        gates=gate_notes(request.gates.merged_over(settings.default_gates), preferences),
     )
+
+
+def gate_notes(gates: GateConfig, preferences: RefreshPreferences) -> list[str]:
+    """One line per gate the watcher applies: what it does, and the waits no estimate includes."""
+    checkpoints = preferences.checkpoint_percentages or list(DEFAULT_HOLD_CHECKPOINTS)
+    at = ", ".join(f"{c}%" for c in checkpoints)
+    notes = []
+    if gates.approval is not None:
+        notes.append(
+            f"manual approval at {at}: a person answers within {gates.approval.timeout_seconds}s or the "
+            "refresh rolls back; the estimates do not include that wait"
+        )
+    elif gates.hold_at_checkpoints:
+        notes.append(f"holds at {at} until the gates pass, then goes on at once (promote)")
+    if gates.window is not None:
+        window = gates.window
+        notes.append(
+            f"runs only {','.join(window.days)} {window.start}-{window.end} {window.timezone}"
+            + (f", never in {len(window.freezes)} freeze(s)" if window.freezes else "")
+            + ": a closed window pauses it, which the estimates do not include"
+        )
+    if gates.alarms or gates.metrics:
+        notes.append(
+            f"rolls back if any of {len(gates.alarms)} alarm(s) goes to ALARM or any of "
+            f"{len(gates.metrics)} metric gate(s) fails (plus each group's tagged alarms)"
+        )
+    return notes
 
 
 def plan_group(

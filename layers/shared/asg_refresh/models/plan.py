@@ -79,3 +79,7 @@ class DeployPlan(BaseModel):
     estimated_seconds: int = Field(description="Every group at once (the longest group).")
     waves: list[WavePlan] = Field(default_factory=list, description="For a rollout: its waves, in order.")
     rollout_estimated_seconds: int | None = Field(default=None, description="Waves one after another.")
+    gates: list[str] = Field(
+        default_factory=list,
+        description="What the gates will do, and which waits the estimates leave out (a person, a window).",
+    )
