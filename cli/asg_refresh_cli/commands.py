@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,11 @@ from asg_refresh_cli.reads import (
 # --- The deploy message from options ---------------------------------------------------------
 def _add_message_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--message", help="a deploy or rollout message as a JSON file ('-' for stdin)")
-    parser.add_argument("--image-id")
-    parser.add_argument("--image-parameter")
-    parser.add_argument("--groups", nargs="+", metavar="GROUP")
+    parser.add_argument("--image-id", help="the AMI to roll out (ami-...)")
+    parser.add_argument(
+        "--image-parameter", help="an SSM parameter holding the AMI id (under AllowedImageParameterPrefix)"
+    )
+    parser.add_argument("--groups", nargs="+", metavar="GROUP", help="Auto Scaling groups, by name")
     parser.add_argument("--tags", nargs="+", metavar="KEY=VALUE", help="a tag selector")
     parser.add_argument("--preferences", help="Preferences JSON, PascalCase as in the API")
     parser.add_argument(
@@ -51,13 +54,13 @@ def _message(args: argparse.Namespace) -> RolloutMessage:
     given: dict[str, Any] = {}
     if args.message:
         text = sys.stdin.read() if args.message == "-" else Path(args.message).read_text()
-        given = json.loads(text)
+        given = _json(text, "the message" if args.message == "-" else args.message)
     extra = {
         "image_id": args.image_id,
         "image_parameter": args.image_parameter,
         "groups": args.groups,
         "tags": dict(pair.split("=", 1) for pair in args.tags) if args.tags else None,
-        "preferences": json.loads(args.preferences) if args.preferences else None,
+        "preferences": _json(args.preferences, "--preferences") if args.preferences else None,
         "supersede": getattr(args, "supersede", None),
         "max_concurrency": getattr(args, "max_concurrency", None),
         "rollback_previous_waves": True if getattr(args, "rollback_previous_waves", False) else None,
@@ -65,12 +68,23 @@ def _message(args: argparse.Namespace) -> RolloutMessage:
     return RolloutMessage.model_validate(given | {k: v for k, v in extra.items() if v is not None})
 
 
+AUDIT_TABLE_HELP = "the audit table (default: the one table named *AuditTable*)"
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        at = f"line {error.lineno}, column {error.colno}"
+        raise OpsError(f"{where}: not JSON: {error.msg} ({at})") from error
+
+
 # --- plan --------------------------------------------------------------------------------------
 def cmd_plan(args: argparse.Namespace, conn: Connection) -> int:
     message = _message(args)
     if args.waves:
         message = RolloutMessage.model_validate(
-            message.model_dump(exclude_none=True) | {"waves": json.loads(args.waves)}
+            message.model_dump(exclude_none=True) | {"waves": _json(args.waves, "--waves")}
         )
     if message.waves or args.waves_too:
         plan = dry_run(message, conn.gateway(), conn.settings())
@@ -91,7 +105,7 @@ def cmd_start(args: argparse.Namespace, conn: Connection) -> int:
     message = _message(args)
     if args.waves:
         message = RolloutMessage.model_validate(
-            message.model_dump(exclude_none=True) | {"waves": json.loads(args.waves)}
+            message.model_dump(exclude_none=True) | {"waves": _json(args.waves, "--waves")}
         )
     _refuse_what_plan_refuses(message, conn)
     arn = conn.find_state_machine(ROLLOUT_STATE_MACHINE, args.state_machine_arn)
@@ -281,13 +295,13 @@ def cmd_stop(args: argparse.Namespace, conn: Connection) -> int:
 def cmd_history(args: argparse.Namespace, conn: Connection) -> int:
     if args.group:
         refreshes = conn.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=args.group)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "refresh_id": r["InstanceRefreshId"],
                 "status": r["Status"],
-                "started": str(r.get("StartTime", "")),
-                "ended": str(r.get("EndTime", "")),
-                "reason": r.get("StatusReason", ""),
+                "started": _iso(r.get("StartTime")),
+                "ended": _iso(r.get("EndTime")),
+                "reason": r.get("StatusReason"),
             }
             for r in refreshes["InstanceRefreshes"][: args.limit]
         ]
@@ -296,18 +310,31 @@ def cmd_history(args: argparse.Namespace, conn: Connection) -> int:
         rows = [
             {
                 "deployment_id": d["deployment_id"],
-                "created_at": d.get("created_at", ""),
-                "image_id": d.get("image_id", ""),
-                "groups": ", ".join(d.get("groups", [])),
+                "created_at": _iso(d.get("created_at")),
+                "image_id": d.get("image_id"),
+                "groups": list(d.get("groups", [])),
                 "skipped": len(d.get("skipped", [])),
+                "queued": len(d.get("queued", [])),
             }
             for d in store.recent_deployments(args.limit)
         ]
     if args.json:
         output.emit_json({"history": rows})
+    elif not rows:
+        print(f"no {'refreshes of ' + args.group if args.group else 'deployments'} on record")
     else:
-        output.rows_table("history", rows)
+        table = [row | {"groups": ", ".join(row["groups"])} if "groups" in row else row for row in rows]
+        output.rows_table("history", table)
     return 0
+
+
+def _iso(value: Any) -> str | None:
+    """A time as the CLI shows every time: ISO 8601 UTC to the second (AWS gives datetimes, the
+    audit table ISO strings)."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return timeutil.iso_seconds(moment)
 
 
 # --- approve / reject --------------------------------------------------------------------------
@@ -317,6 +344,8 @@ def cmd_decide(args: argparse.Namespace, conn: Connection) -> int:
         raise OpsError("give a refresh id or --approval-id")
     gateway = conn.gateway()
     store = AuditStore(gateway, conn.find_audit_table(args.audit_table))
+    if args.refresh_id and not args.approval_id and store.refresh(args.refresh_id) is None:
+        raise OpsError(f"unknown refresh {args.refresh_id}: the audit table records no refresh of that id")
     pending = find_approval(store, args.approval_id, args.refresh_id)
     caller = gateway.caller_arn()
     decided = decide_approval(
@@ -352,15 +381,35 @@ def _run(handler: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             return int(handler(args, connect(args)))
-        except (OpsError, AsgRefreshError) as error:
-            print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
-        except ValidationError as error:
-            print(f"error: the message is not valid: {error}", file=sys.stderr)
-        except (ClientError, BotoCoreError, OSError, json.JSONDecodeError) as error:
-            print(f"error: {error}", file=sys.stderr)
+        except Exception as error:  # every failure ends as one line on stderr and exit 1
+            if not isinstance(error, ERRORS):
+                raise
+            print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
 
     return run
+
+
+ERRORS = (OpsError, AsgRefreshError, ValidationError, ClientError, BotoCoreError, OSError, ValueError)
+
+
+def one_line(error: Exception) -> str:
+    """An error as an operator reads it: what failed and where (the file, the field, the AWS
+    call), on one line; never a stack trace or a dump of the input."""
+    if isinstance(error, AsgRefreshError):
+        return f"{error.message} ({error.code})"
+    if isinstance(error, ValidationError):
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'message'}: {item['msg']}"
+            for item in error.errors(include_url=False, include_input=False)
+        )
+        return f"the message is not valid: {fields}"
+    if isinstance(error, ClientError):
+        body = error.response.get("Error", {})
+        return f"{error.operation_name}: {body.get('Code', 'error')}: {body.get('Message', '')}".rstrip(": ")
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split())
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
@@ -421,7 +470,7 @@ def _register_plan(command: Any) -> None:
     plan = command("plan", "what a deploy would do (changes nothing)", cmd_plan)
     _add_message_options(plan)
     plan.add_argument("--waves", help="waves JSON: also plan the rollout's waves")
-    plan.add_argument("--max-concurrency", type=int)
+    plan.add_argument("--max-concurrency", type=int, help="groups refreshed at once in a wave")
     plan.add_argument(
         "--waves-too",
         action="store_true",
@@ -436,8 +485,12 @@ def _register_start(command: Any) -> None:
     start.add_argument(
         "--waves", help='waves JSON, e.g. [{"name":"canary","groups":["a"]},{"name":"rest","percent":100}]'
     )
-    start.add_argument("--max-concurrency", type=int)
-    start.add_argument("--rollback-previous-waves", action="store_true")
+    start.add_argument("--max-concurrency", type=int, help="groups refreshed at once in a wave")
+    start.add_argument(
+        "--rollback-previous-waves",
+        action="store_true",
+        help="if a wave fails, refresh the groups of earlier waves back onto the image they ran",
+    )
     start.add_argument("--name", help="the rollout id (execution name)")
     start.add_argument("--state-machine-arn", help="the RolloutWaves state machine (default: found by name)")
     start.add_argument(
@@ -449,15 +502,17 @@ def _register_start(command: Any) -> None:
 
 def _register_status(command: Any) -> None:
     status = command("status", "refresh status of groups or of a rollout", cmd_status)
-    status.add_argument("groups", nargs="*", metavar="GROUP")
+    status.add_argument("groups", nargs="*", metavar="GROUP", help="Auto Scaling groups, by name")
     status.add_argument("--rollout", help="a rollout id: its groups, from the audit table")
-    status.add_argument("--audit-table")
+    status.add_argument("--audit-table", help=AUDIT_TABLE_HELP)
     status.add_argument("--state-machine-arn", help="the RolloutWaves state machine (default: found by name)")
     status.add_argument(
         "--watch", action="store_true", help="poll with progress bars until every refresh ends"
     )
     status.add_argument("--interval", type=float, default=5.0, help="wall seconds between polls")
-    status.add_argument("--max-polls", type=int, default=10_000)
+    status.add_argument(
+        "--max-polls", type=int, default=10_000, help="with --watch: stop after this many polls"
+    )
     status.add_argument(
         "--advance-clock", type=float, metavar="SECONDS", help="local server: advance virtual time each poll"
     )
@@ -467,16 +522,18 @@ def _register_status(command: Any) -> None:
 def _register_stop(command: Any) -> None:
     for name, text in (("cancel", "cancel the active refresh"), ("rollback", "roll back the active refresh")):
         stop = command(name, f"{text} of groups (and stop a rollout)", cmd_stop)
-        stop.add_argument("groups", nargs="*", metavar="GROUP")
+        stop.add_argument("groups", nargs="*", metavar="GROUP", help="Auto Scaling groups, by name")
         stop.add_argument("--rollout", help="also stop this rollout's waves execution")
-        stop.add_argument("--state-machine-arn")
+        stop.add_argument(
+            "--state-machine-arn", help="the RolloutWaves state machine (default: found by name)"
+        )
 
 
 def _register_history(command: Any) -> None:
     history = command("history", "recent deployments (audit table) or a group's refreshes", cmd_history)
-    history.add_argument("--group")
-    history.add_argument("--limit", type=int, default=20)
-    history.add_argument("--audit-table")
+    history.add_argument("--group", help="one group's instance refreshes, as AWS keeps them")
+    history.add_argument("--limit", type=int, default=20, help="at most this many rows, newest first")
+    history.add_argument("--audit-table", help=AUDIT_TABLE_HELP)
 
 
 def _register_decide(command: Any) -> None:
@@ -487,10 +544,12 @@ def _register_decide(command: Any) -> None:
         decide = command(name, text, cmd_decide)
         decide.add_argument("refresh_id", nargs="?", help="the refresh whose pending approval to decide")
         decide.add_argument("--approval-id", help="the approval id of the notification")
-        decide.add_argument("--audit-table")
+        decide.add_argument("--audit-table", help=AUDIT_TABLE_HELP)
         decide.add_argument(
             "--by",
             help="a display name shown beside your identity; who decided is always the caller's ARN "
             "(STS GetCallerIdentity)",
         )
-        decide.add_argument("--comment", default="")
+        decide.add_argument(
+            "--comment", default="", help="why: kept with the decision and in the outcome"
+        )

@@ -34,7 +34,8 @@ def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 def rows_table(title: str, rows: list[dict[str, Any]]) -> None:
     table = Table(title=title)
     for key in rows[0] if rows else []:
-        table.add_column(key)
+        # Headers people read ("refresh id", not refresh_id); long values fold, never cut.
+        table.add_column(key.replace("_", " "), overflow="fold")
     for row in rows:
         table.add_row(*("-" if value is None else str(value) for value in row.values()))
     console.print(table)

@@ -67,10 +67,12 @@ def _add_local_serve(local: Any) -> None:
         description="Run moto's server with the SAM app deployed into it.",
     )
     serve.add_argument("--port", type=int, default=5000, help="0 picks a free port")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--template", default="template.yaml")
-    serve.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
-    serve.add_argument("--region", default="us-east-1")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--template", default="template.yaml", help="the SAM template to deploy")
+    serve.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="the template's parameters"
+    )
+    serve.add_argument("--region", default="us-east-1", help="the region the stack is deployed in")
     serve.add_argument(
         "--time-scale",
         type=float,
@@ -98,7 +100,7 @@ def _add_local_serve(local: Any) -> None:
 def register_local_commands(commands: Any) -> None:
     """Add ``local serve`` and ``demo`` to the ``asg-refresh`` parser."""
     local = commands.add_parser("local", help="local AWS: moto, the emulation, the harness")
-    local_commands = local.add_subparsers(dest="local_command", required=True)
+    local_commands = local.add_subparsers(dest="local_command", required=True, help="what to run")
     _add_local_serve(local_commands)
     add_demo(commands)
 

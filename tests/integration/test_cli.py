@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,8 +153,17 @@ def test_plan_start_status_history(cli: Any, fleet: Fleet, tmp_path: Path) -> No
     code, history = cli("history", "--json")
     assert code == 0
     assert any(item["deployment_id"].startswith("cli-rollout.") for item in history["history"])
+    # JSON types as they are (a list of groups), every time ISO 8601 UTC to the second
+    ours = next(item for item in history["history"] if item["deployment_id"].startswith("cli-rollout."))
+    assert ours["groups"] == ["cli-web"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ours["created_at"])
     code, history = cli("history", "--group", "cli-web", "--json")
     assert [item["status"] for item in history["history"]] == ["Successful"]
+    (refresh,) = history["history"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", refresh[key]) for key in ("started", "ended"))
+    fleet.group("cli-never-refreshed", fleet.image("cli-idle"), size=1)
+    code, text = cli("history", "--group", "cli-never-refreshed")
+    assert (code, text.strip()) == (0, "no refreshes of cli-never-refreshed on record")
 
 
 def test_cancel_rollback_and_clear_errors(cli: Any, fleet: Fleet, server: LocalServer) -> None:
@@ -192,7 +202,7 @@ def test_cancel_rollback_and_clear_errors(cli: Any, fleet: Fleet, server: LocalS
 def test_approve_and_reject_need_a_waiting_gate(cli: Any) -> None:
     code, text = cli("approve", "no-such-refresh")
     assert code == 1
-    assert "not waiting for an approval" in text
+    assert "error: unknown refresh no-such-refresh" in text
     code, text = cli("reject", "--approval-id", "not-an-approval-id")
     assert code == 1
     assert "error: no approval not-an-approval-id" in text
@@ -311,3 +321,21 @@ def test_start_refuses_what_plan_refuses_before_starting_anything(cli: Any, flee
     assert fleet.refreshes("cli-pre") == []
     for name in ("pre-typo", "pre-out", "pre-ami"):
         assert cli("status", "--rollout", name)[0] == 1
+
+
+def test_bad_input_is_one_line_naming_the_file_or_the_field(cli: Any, tmp_path: Path) -> None:
+    broken = tmp_path / "rollout.json"
+    broken.write_text('{"image_id": "ami-0123456789abcdef0",')
+
+    missing, ami = tmp_path / "missing.json", "ami-0123456789abcdef0"
+    cases = {
+        ("plan", "--message", str(broken)): f"error: {broken}: not JSON: ",
+        ("plan", "--message", str(missing)): f"error: {missing}: No such file",
+        ("plan", "--image-id", ami, "--preferences", "{"): "error: --preferences: not JSON",
+        ("plan", "--image-id", "not-an-ami"): "error: the message is not valid: image_id: String should",
+    }
+    for argv, expected in cases.items():
+        code, text = cli(*argv)
+        assert code == 1, argv
+        (line,) = [line for line in text.splitlines() if line.strip()]
+        assert line.startswith(expected), (argv, line)
