@@ -49,6 +49,9 @@ class CapacitySeries(BaseModel):
     max_healthy: list[int]
     markers: list[Marker] = Field(default_factory=list)
     outcome: str | None = None
+    clock: str = Field(
+        default="refresh time", description="What the time axis counts: the plan's, virtual or wall time."
+    )
 
 
 def series_from_plan(plan: GroupPlan) -> CapacitySeries:
@@ -123,7 +126,7 @@ def draw_png(series: CapacitySeries) -> bytes:
             axes.axvline(marker.at / 60, color=colour, alpha=0.6, linewidth=1)
             axes.annotate(marker.label, (marker.at / 60, 0), rotation=90, fontsize=7, va="bottom")
         axes.set_title(f"{series.group} ({series.source}: {series.outcome or 'in progress'})", fontsize=10)
-        axes.set_xlabel("minutes")
+        axes.set_xlabel(f"minutes ({series.clock})")
         axes.set_ylabel("instances")
         axes.set_ylim(bottom=0, top=max([*series.total, *series.max_healthy, 1]) + 1)
         axes.legend(fontsize=7, loc="lower right")

@@ -191,13 +191,25 @@ def cmd_status(args: argparse.Namespace, conn: Connection) -> int:
             row["waiting_for"] = watch_note(conn, row, args.audit_table)
         return output.StatusSnapshot(rollout=rollout, rows=rows)
 
-    samples = output.Samples()
+    # The pictures' time axis is the refreshes' clock: virtual when this command moves it.
+    advanced = [0.0]
+
+    def advance() -> None:
+        if args.advance_clock:
+            _advance(conn, args.advance_clock)
+            advanced[0] += args.advance_clock
+
+    samples = (
+        output.Samples(lambda: advanced[0], "virtual, the local server's clock")
+        if args.advance_clock
+        else output.Samples()
+    )
     snapshot = poll()
     samples.add(snapshot.rows)
     if args.watch:
         snapshot = output.watch(
             poll,
-            lambda: _advance(conn, args.advance_clock) if args.advance_clock else None,
+            advance,
             samples,
             quiet=args.json,
             max_polls=args.max_polls,

@@ -113,12 +113,15 @@ class Samples:
     """Capacity samples the CLI takes at each poll: the picture's data against AWS. A change of
     status (checkpoint, rollback, cancel, end) becomes a marker."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, clock_name: str = "wall clock") -> None:
+        """``clock``: seconds now, on the clock the refreshes run on. Against AWS that is the wall
+        clock; against the local server, the virtual time the CLI moved it by (--advance-clock)."""
         self.by_group: dict[str, list[tuple[float, dict[str, Any]]]] = {}
-        self.started = time.monotonic()
+        self.clock, self.clock_name = clock or time.monotonic, clock_name
+        self.started = self.clock()
 
     def add(self, rows: list[dict[str, Any]], at: float | None = None) -> None:
-        now = time.monotonic() - self.started if at is None else at
+        now = self.clock() - self.started if at is None else at
         for row in rows:
             self.by_group.setdefault(row["group"], []).append((now, row))
 
@@ -149,6 +152,7 @@ class Samples:
                         else []
                     ),
                     outcome=rows[-1]["status"],
+                    clock=self.clock_name,
                 )
             )
         return out

@@ -52,3 +52,21 @@ def test_a_plan_draws_its_samples_between_its_bounds() -> None:
     assert min(s.in_service for s in schedule.samples) >= schedule.min_in_service
     assert max(s.total for s in schedule.samples) <= schedule.max_total
     assert [s.event for s in schedule.samples].count("checkpoint") == 1
+
+
+def test_watch_samples_are_timed_on_the_refreshes_clock_and_say_which() -> None:
+    from asg_refresh_cli.output import Samples
+
+    virtual = [0.0]
+    samples = Samples(lambda: virtual[0], "virtual, the local server's clock")
+    row = {"group": "web", "status": "InProgress", "in_service": 2, "total": 3}
+    row |= {"min_healthy": 1, "max_healthy": 4}
+    for advanced in (0.0, 300.0, 840.0):  # polls 5 and 14 virtual minutes in
+        virtual[0] = advanced
+        samples.add([row])
+
+    (series,) = samples.series()
+
+    assert series.times == [0.0, 300.0, 840.0]
+    assert series.clock == "virtual, the local server's clock"
+    assert Samples().series() == []
