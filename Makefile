@@ -11,6 +11,7 @@
 #   make serve [PORT=4566] [ARGS=...]        the local AWS server with the template deployed
 #   make base-image                          the offline stand-in Lambda base image (root)
 #   make iam-engine                          the IAM policy simulator (npm ci; test-time only)
+#   make browser                             the HTML dashboard in headless Chromium (needs /usr/bin/chromium)
 #   make iam-report                          granted permissions that no test exercised
 #   make checkov                             checkov on template.yaml (its own venv; .checkov.yaml)
 
@@ -34,7 +35,7 @@ ARGS ?=
 export PATH := $(PATH):$(CURDIR)/$(BIN)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo test lint format scale e2e base-image bench build serve clean iam-engine iam-report checkov
+.PHONY: browser help venv demo test lint format scale e2e base-image bench build serve clean iam-engine iam-report checkov
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -65,13 +66,23 @@ $(IAM_STAMP): $(IAM_ENGINE)/package-lock.json
 
 iam-engine: $(IAM_STAMP)
 
+# The page checker (playwright-core driving Debian's Chromium: no browser download; test-time only).
+BROWSER_CHECK := tools/browser-check
+BROWSER_STAMP := $(BROWSER_CHECK)/node_modules/.installed-lock
+$(BROWSER_STAMP): $(BROWSER_CHECK)/package-lock.json
+	npm ci --prefix $(BROWSER_CHECK) --no-audit --no-fund --loglevel=error && touch $@
+
+browser: $(STAMP) $(IAM_STAMP) $(BROWSER_STAMP)
+	@command -v chromium >/dev/null || { echo "chromium not found: apt-get install chromium"; exit 1; }
+	$(BIN)/pytest -m browser $(ARGS)
+
 demo: $(STAMP) $(IAM_STAMP)
 	$(BIN)/asg-refresh demo $(ARGS)
 
 # --dist loadfile: a file's tests stay on one worker, in order; some suites deploy the template
 # into moto once per file and do not expect another file's tests in between.
 test: $(STAMP) $(IAM_STAMP)
-	$(BIN)/pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(ARGS)
+	$(BIN)/pytest -m "not slow and not browser" -n $(PYTEST_WORKERS) --dist loadfile $(ARGS)
 
 # Runs the default tier recording every allowed (role, action, resource), then lists the grants
 # no test exercised (scripts/iam_unused_grants.py).

@@ -21,7 +21,7 @@ from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.logic.plan import dry_run, plan_deployment
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.rollout import RolloutMessage
-from asg_refresh_cli import charts, output, waiter
+from asg_refresh_cli import charts, dashboard, output, waiter
 from asg_refresh_cli.connection import Connection, OpsError, add_connection_options, connect
 from asg_refresh_cli.reads import (
     ROLLOUT_STATE_MACHINE,
@@ -216,7 +216,10 @@ def cmd_status(args: argparse.Namespace, conn: Connection) -> int:
             interval=args.interval,
         )
     if args.chart_dir or args.html:
-        _write_pictures(args, samples.series(_gate_verdicts(conn, snapshot.rows, args.audit_table)))
+        series = samples.series(_gate_verdicts(conn, snapshot.rows, args.audit_table))
+        _write_pictures(argparse.Namespace(chart_dir=args.chart_dir, html=None), series)
+        if args.html:
+            dashboard.write(_dashboard(conn, snapshot, args), series, Path(args.html))
     if args.json:
         output.emit_json({"rollout": snapshot.rollout, "groups": snapshot.rows})
     else:
@@ -244,6 +247,45 @@ def _ended_badly(snapshot: output.StatusSnapshot) -> str | None:
             f"; {'; '.join(bad)}" if bad else ""
         )
     return "; ".join(bad) or None
+
+
+def _dashboard(
+    conn: Connection, snapshot: output.StatusSnapshot, args: argparse.Namespace
+) -> dashboard.Dashboard:
+    """The page's summary: each group's refresh as AWS and the audit table know it."""
+    try:
+        store: AuditStore | None = AuditStore(conn.gateway(), conn.find_audit_table(args.audit_table))
+    except OpsError:
+        store = None
+    lines = []
+    for row in snapshot.rows:
+        item = (store.refresh(row["refresh_id"]) if store and row["refresh_id"] else None) or {}
+        outcome = item.get("outcome") or {}
+        failed = outcome.get("failed_gate") or {}
+        verdict = (
+            row.get("waiting_for") or failed.get("summary") or outcome.get("reason") or outcome.get("status")
+        )
+        lines.append(
+            dashboard.GroupLine(
+                group=row["group"],
+                status=row["status"],
+                percentage_complete=row["percentage_complete"] or 0,
+                refresh_id=row["refresh_id"],
+                image_id=item.get("image_id"),
+                started=row.get("started"),
+                ended=row.get("ended"),
+                verdict=verdict,
+            )
+        )
+    title = (
+        f"asg-refresh rollout {args.rollout}" if args.rollout else "asg-refresh: " + ", ".join(args.groups)
+    )
+    return dashboard.Dashboard(
+        title=title,
+        generated_at=timeutil.iso_seconds(timeutil.wall_now()),
+        rollout=snapshot.rollout,
+        groups=lines,
+    )
 
 
 def _gate_verdicts(conn: Connection, rows: list[dict[str, Any]], table: str | None) -> dict[str, str]:
@@ -562,6 +604,4 @@ def _register_decide(command: Any) -> None:
             help="a display name shown beside your identity; who decided is always the caller's ARN "
             "(STS GetCallerIdentity)",
         )
-        decide.add_argument(
-            "--comment", default="", help="why: kept with the decision and in the outcome"
-        )
+        decide.add_argument("--comment", default="", help="why: kept with the decision and in the outcome")

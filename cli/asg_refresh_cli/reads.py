@@ -66,6 +66,8 @@ def group_status(conn: Connection, group: str) -> dict[str, Any]:
         "percentage_complete": latest.get("PercentageComplete", 0),
         "instances_to_update": latest.get("InstancesToUpdate", 0),
         "status_reason": latest.get("StatusReason"),
+        "started": timeutil.iso_seconds(latest["StartTime"]) if latest.get("StartTime") else None,
+        "ended": timeutil.iso_seconds(latest["EndTime"]) if latest.get("EndTime") else None,
         "desired": desired,
         "in_service": sum(
             1
