@@ -5,6 +5,10 @@ Handlers of the template run inside this process with ``AWS_ENDPOINT_URL`` point
 
 Virtual time is scaled (``time_scale`` virtual seconds per wall second) or moves on request:
 ``POST /_asg_refresh/clock/advance`` with ``{"seconds": N}``; ``GET /_asg_refresh/clock``.
+
+Faults for a test driving the server from outside (another process): ``POST
+/_asg_refresh/faults`` with ``{"fail_launches": {"group": "web", "count": 1}}``,
+``{"unhealthy_new_instances": {...}}`` (the same fields) or ``{"clear": true}``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from asg_refresh_local.clock import CLOCK
 
 CLOCK_PATH = "/_asg_refresh/clock"
+FAULTS_PATH = "/_asg_refresh/faults"
 _DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -68,11 +73,35 @@ def with_clock_endpoints(app: WsgiApp) -> WsgiApp:
                 return _json_response(start_response, "400 Bad Request", {"error": str(exc)})
             CLOCK.advance(seconds)
             return _json_response(start_response, "200 OK", clock_state())
+        if path == FAULTS_PATH and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                _inject(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                return _json_response(start_response, "400 Bad Request", {"error": str(exc)})
+            return _json_response(start_response, "200 OK", {"injected": True})
         if path.startswith(CLOCK_PATH):
             return _json_response(start_response, "404 Not Found", {"error": f"no {method} {path}"})
         return app(environ, start_response)
 
     return clock_app
+
+
+def _inject(body: dict[str, Any]) -> None:
+    """One fault of the emulation (``emulation.faults``), as ``FAULTS_PATH`` takes it."""
+    from asg_refresh_local.emulation import emulation_for
+
+    faults = emulation_for().faults
+    if body.get("clear"):
+        faults.clear()
+        return
+    for name in ("fail_launches", "unhealthy_new_instances"):
+        if name in body:
+            given = body[name]
+            count = int(given["count"]) if "count" in given else None
+            getattr(faults, name)(str(given["group"]), count=count)
+            return
+    raise ValueError(f"no known fault in {sorted(body)}: fail_launches, unhealthy_new_instances or clear")
 
 
 class LocalServer:
