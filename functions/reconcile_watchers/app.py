@@ -30,11 +30,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.error("reconcile request refused", extra={"code": error.code, "reason": error.message})
         return refuse(event, error, mode_of(context), dead_letter_sender(aws, settings.dead_letter_queue_url))
     audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
-    if request.scope == "sighted":
-        assert request.group and request.refresh_id
+    if request.scope == "sighted" and request.group and request.refresh_id:
         checks = record_sighting(request.group, request.refresh_id, audit)
     else:
-        checks = reconcile_watchers(aws, settings, audit, request.scope)
+        checks = reconcile_watchers(
+            aws, settings, audit, "scheduled" if request.scope == "scheduled" else "full"
+        )
     started = [check for check in checks if check.action in ("started", "gave-up")]
     if started:
         logger.warning("refreshes without a watcher", extra={"checks": [c.model_dump() for c in started]})

@@ -105,7 +105,7 @@ class RefreshStartedEvent(EventBridgeModel):
     detail_type: Literal[
         "EC2 Auto Scaling Instance Refresh Started", "EC2 Auto Scaling Instance Refresh Rollback Started"
     ] = Field(alias="detail-type")
-    detail: RefreshStartedDetail  # type: ignore[assignment]
+    detail: RefreshStartedDetail
 
 
 class ReconcileRequest(BaseModel):

@@ -156,7 +156,10 @@ class AuditStore:
             Key=_item(
                 {"deployment_id": outcome.deployment_id, "item": f"refresh#{outcome.group}#{refresh_id}"}
             ),
-            UpdateExpression="SET #status = :status, outcome = :outcome, reported_at = :now REMOVE unfinished",
+            # Out of the unfinished index: its watcher has reported, the reconciler need not look.
+            UpdateExpression=(
+                "SET #status = :status, outcome = :outcome, reported_at = :now REMOVE unfinished"
+            ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=_item(
                 {

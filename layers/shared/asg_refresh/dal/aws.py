@@ -136,7 +136,10 @@ class AwsGateway:
         params: dict[str, Any] = {"Filters": filters, "MaxRecords": min(limit, 100)}
         try:
             page = self.call(
-                "autoscaling", "describe_auto_scaling_groups", **params, **({"NextToken": token} if token else {})
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                **params,
+                **({"NextToken": token} if token else {}),
             )
         except AwsRequestError as error:
             if not token or error.context.get("aws_code") != "InvalidNextToken":
