@@ -246,3 +246,16 @@ def test_a_refresh_the_product_started_keeps_its_one_watcher_through_its_event(
     assert app.wait_for_execution(refresh["execution_arn"])["status"] == "SUCCEEDED"
     assert audit(app).unfinished_refreshes() == []
     assert len(app.executions("WatchRefreshStateMachine")) == 1
+
+
+def test_a_sweep_token_that_no_longer_works_starts_the_sweep_again(app: LocalApp, fleet: Fleet) -> None:
+    # Given the sweep's place names a page that is gone (its group deleted since)
+    # and a refresh whose started event was lost
+    fleet.group("web", fleet.image("golden-1"), size=2)
+    app.client("events").disable_rule(Name=app.physical_id(STARTED_RULE))
+    refresh_id = start_by_hand(app, "web")
+    audit(app).record_sweep_cursor("a-group-deleted-since")
+
+    # When the schedule runs, it sweeps from the first page instead of failing at every run
+    assert [(c["group"], c["refresh_id"]) for c in scheduled_run(app)] == [("web", refresh_id)]
+    assert audit(app).sweep_cursor() is None

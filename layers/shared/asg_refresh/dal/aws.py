@@ -130,8 +130,7 @@ class AwsGateway:
         self, tags: dict[str, str], limit: int, token: str | None
     ) -> tuple[list[Group], str | None]:
         """One page of :meth:`groups_with_tags` (at most ``limit``, 100 at most), from ``token``;
-        and the token of the next page (None after the last). A token Auto Scaling no longer
-        accepts starts again from the first page."""
+        and the token of the next page (None after the last)."""
         filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
         params: dict[str, Any] = {"Filters": filters, "MaxRecords": min(limit, 100)}
         try:
@@ -142,6 +141,8 @@ class AwsGateway:
                 **({"NextToken": token} if token else {}),
             )
         except AwsRequestError as error:
+            # A token kept from an earlier run may name a page that is gone: a sweep must not
+            # wedge on it, so it starts again from the first page.
             if not token or error.context.get("aws_code") != "InvalidNextToken":
                 raise
             page = self.call("autoscaling", "describe_auto_scaling_groups", **params)
