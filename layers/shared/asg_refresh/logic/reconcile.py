@@ -108,25 +108,36 @@ def _look_after(
     missing = sorted({str(items[0]["group"]) for items in by_refresh.values()} - set(groups))
     groups.update({group.name: group for group in aws.groups_named(missing)})
     checks: list[WatcherCheck] = []
-    handled: set[str] = set()
     for refresh_id, items in by_refresh.items():
-        group = groups.get(str(items[0]["group"]))
-        refresh = None
-        if group and group.is_opted_in(settings.opt_in_tag_key, settings.opt_in_tag_value):
-            refresh = group_facts.active_refresh(aws.describe_refreshes(group.name, [refresh_id]))
-        products = [item for item in items if item.get("item") != SIGHTING]
-        if group is None or refresh is None:
-            ended = items
-        else:
-            # A sighting of a refresh the product also recorded is redundant.
-            ended = [item for item in items if item.get("item") == SIGHTING] if products else []
-            recorded = products[0] if products else (audit.refresh(refresh_id) if audit else None)
-            checks.append(_ensure_watcher(group, refresh, aws, settings, recorded))
-            handled.add(group.name)
-        for item in ended:
-            assert audit is not None
-            audit.mark_finished(item)
-    return checks, handled, set(by_refresh)
+        check = _look_after_one(refresh_id, items, groups.get(str(items[0]["group"])), aws, settings, audit)
+        if check:
+            checks.append(check)
+    return checks, {check.group for check in checks}, set(by_refresh)
+
+
+def _look_after_one(
+    refresh_id: str,
+    items: list[dict[str, Any]],
+    group: Group | None,
+    aws: ReconcilePorts,
+    settings: Settings,
+    audit: ReconcileAudit | None,
+) -> WatcherCheck | None:
+    """One unfinished refresh (its audit items: the product's and, maybe, a sighting)."""
+    refresh = None
+    if group and group.is_opted_in(settings.opt_in_tag_key, settings.opt_in_tag_value):
+        refresh = group_facts.active_refresh(aws.describe_refreshes(group.name, [refresh_id]))
+    products = [item for item in items if item.get("item") != SIGHTING]
+    check, ended = None, items
+    if group is not None and refresh is not None:
+        recorded = products[0] if products else (audit.refresh(refresh_id) if audit else None)
+        check = _ensure_watcher(group, refresh, aws, settings, recorded)
+        # A sighting of a refresh the product also recorded is redundant.
+        ended = [item for item in items if item.get("item") == SIGHTING] if products else []
+    for item in ended:
+        assert audit is not None  # unfinished items come from the audit table
+        audit.mark_finished(item)
+    return check
 
 
 def _ensure_watcher(
