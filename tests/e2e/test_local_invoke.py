@@ -40,6 +40,7 @@ SAMPLES: dict[str, tuple[str, bool]] = {
     "evaluate_gates": ("EvaluateGatesFunction", True),
     "alarm_state_change": ("AlarmRollbackFunction", True),
     "reconcile_schedule": ("ReconcileWatchersFunction", True),
+    "instance_refresh_started": ("ReconcileWatchersFunction", True),
     "request_approval": ("RequestApprovalFunction", True),
 }
 

@@ -42,6 +42,9 @@ class FakeAws:
     started_executions: list[tuple[str, AwsItem]] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    #: Per group, how many times its refreshes were described (the sweep's cost).
+    described: dict[str, int] = field(default_factory=dict)
+    pages_read: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # --- setup helpers ---------------------------------------------------------------------
@@ -70,6 +73,19 @@ class FakeAws:
     def groups_with_tags_key(self, key: str) -> list[Group]:
         return [g for g in self.groups.values() if key in g.tags]
 
+    def tagged_groups_page(
+        self, tags: dict[str, str], limit: int, token: str | None
+    ) -> tuple[list[Group], str | None]:
+        """Pages in name order; the token is the last name of the page before (as moto's)."""
+        tagged = sorted(self.groups_with_tags(tags), key=lambda g: g.name)
+        rest = [g for g in tagged if token is None or g.name > token]
+        page = rest[:limit]
+        self.pages_read += 1
+        return page, (page[-1].name if len(rest) > limit else None)
+
+    def groups_named(self, names: list[str]) -> list[Group]:
+        return [self.groups[name] for name in names if name in self.groups]
+
     # --- Refreshes and RefreshStops --------------------------------------------------------
     def start_instance_refresh(
         self, group: str, strategy: str, desired: AwsItem, preferences: AwsItem
@@ -83,6 +99,7 @@ class FakeAws:
         )
 
     def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[AwsItem]:
+        self.described[group] = self.described.get(group, 0) + 1
         found = self.refreshes.get(group, [])
         return [dict(r) for r in found if not refresh_ids or r["InstanceRefreshId"] in refresh_ids]
 
@@ -180,9 +197,39 @@ class FakeAws:
 
 @dataclass
 class FakeAudit:
-    """The audit log's refresh items, by refresh id."""
+    """The audit log's refresh items, by refresh id; the reconciler's sightings and sweep cursor.
+
+    An item is unfinished while it has ``unfinished`` (as the table's sparse index)."""
 
     refreshes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sightings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cursor: str | None = None
 
     def refresh(self, refresh_id: str) -> dict[str, Any] | None:
         return self.refreshes.get(refresh_id)
+
+    def unfinished_refreshes(self) -> list[dict[str, Any]]:
+        items = [*self.refreshes.values(), *self.sightings.values()]
+        return [dict(item) for item in items if item.get("unfinished")]
+
+    def record_sighting(self, group: str, refresh_id: str) -> None:
+        self.sightings.setdefault(
+            refresh_id,
+            {
+                "deployment_id": f"sighting#{refresh_id}",
+                "item": "sighting",
+                "group": group,
+                "refresh_id": refresh_id,
+                "unfinished": "refresh",
+            },
+        )
+
+    def mark_finished(self, item: dict[str, Any]) -> None:
+        store = self.sightings if item["item"] == "sighting" else self.refreshes
+        store[str(item["refresh_id"])].pop("unfinished", None)
+
+    def sweep_cursor(self) -> str | None:
+        return self.cursor
+
+    def record_sweep_cursor(self, token: str | None) -> None:
+        self.cursor = token

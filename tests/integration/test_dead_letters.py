@@ -43,6 +43,7 @@ def test_a_reconciler_run_that_keeps_failing_is_retried_once_then_dead_lettered(
         raise RuntimeError("autoscaling is having a bad day")
 
     monkeypatch.setattr(AwsGateway, "groups_with_tags", broken)
+    monkeypatch.setattr(AwsGateway, "tagged_groups_page", broken)  # the scheduled run reads a page
     event = app.fire_schedule(SCHEDULE)
 
     # Then Lambda retried it once (EventInvokeConfig) and dead-lettered the scheduled event

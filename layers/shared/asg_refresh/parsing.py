@@ -88,13 +88,52 @@ class ManualRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def parse_reconcile_request(event: Any) -> None:
-    """The reconciler takes its schedule's event or ``{}``; anything else is refused."""
+class RefreshStartedDetail(BaseModel):
+    """The ``detail`` Auto Scaling sends with an instance refresh lifecycle event."""
+
+    instance_refresh_id: str = Field(
+        alias="InstanceRefreshId", min_length=1, max_length=255, pattern=r"^[-a-zA-Z0-9]+$"
+    )
+    group: str = Field(alias="AutoScalingGroupName", min_length=1, max_length=255)
+
+
+class RefreshStartedEvent(EventBridgeModel):
+    """``EC2 Auto Scaling Instance Refresh Started``, or ``... Rollback Started`` (a rollback keeps
+    its refresh's id), from source ``aws.autoscaling``."""
+
+    source: Literal["aws.autoscaling"]
+    detail_type: Literal[
+        "EC2 Auto Scaling Instance Refresh Started", "EC2 Auto Scaling Instance Refresh Rollback Started"
+    ] = Field(alias="detail-type")
+    detail: RefreshStartedDetail
+
+
+class ReconcileRequest(BaseModel):
+    """What a reconciler run covers: ``scheduled`` (the unfinished refreshes and a slice of the
+    fleet), ``full`` (every opted-in group: a direct run) or ``sighted`` (one refresh, from its
+    lifecycle event)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: Literal["scheduled", "full", "sighted"]
+    group: str | None = None
+    refresh_id: str | None = None
+
+
+def parse_reconcile_request(event: Any) -> ReconcileRequest:
+    """The reconciler takes its schedule's event, a refresh's started event, or ``{}``; anything
+    else is refused."""
     try:
         if isinstance(event, dict) and not event:
             ManualRun.model_validate(event)
-        else:
-            parse(event=event, model=ScheduledEvent)
+            return ReconcileRequest(scope="full")
+        if isinstance(event, dict) and event.get("source") == "aws.autoscaling":
+            started = parse(event=event, model=RefreshStartedEvent)
+            return ReconcileRequest(
+                scope="sighted", group=started.detail.group, refresh_id=started.detail.instance_refresh_id
+            )
+        parse(event=event, model=ScheduledEvent)
+        return ReconcileRequest(scope="scheduled")
     except Exception as error:
         raise as_product_error(error) from error
 

@@ -45,6 +45,7 @@ def install() -> None:
             )
         _wrap_call_action()
         _wrap_group_writes()
+        _wrap_group_pages()
         _wrap_group_launches()
         _patch_instance_launch_template()
         CLOCK.add_listener(_on_clock)
@@ -120,6 +121,29 @@ def _wrap_group_writes() -> None:
             why="the group keeps DefaultInstanceWarmup, which moto ignores",
             owner=__name__,
         )
+
+
+def _wrap_group_pages() -> None:
+    """moto's DescribeAutoScalingGroups token is the last group's name, and one that names no
+    group any more raises ValueError (HTTP 500); AWS answers InvalidNextToken."""
+    original = AutoScalingResponse.describe_auto_scaling_groups
+
+    def describe_auto_scaling_groups(self: AutoScalingResponse) -> Any:
+        token = self._get_param("NextToken")
+        if token and token not in self.autoscaling_backend.autoscaling_groups:
+            from .errors import InvalidNextToken
+
+            raise InvalidNextToken()
+        return original(self)
+
+    patch_object(
+        AutoScalingResponse,
+        "describe_auto_scaling_groups",
+        describe_auto_scaling_groups,
+        kind="wrap",
+        why="a page token naming a group deleted since answers InvalidNextToken, as on AWS (moto: 500)",
+        owner=__name__,
+    )
 
 
 def _wrap_group_launches() -> None:

@@ -10,6 +10,13 @@ One item per deployment waiting for a group (``deployment_id = "queue#<group>"``
 refresh it waits behind, and how it ended (Started, Superseded, Dropped, Skipped), so a group's
 waiting deployments are one consistent query.
 
+A refresh item carries ``unfinished`` until its outcome is recorded: the sparse ``unfinished``
+index holds only those, so the reconciler reads the refreshes still to look after in one query,
+however long the table's history. A refresh started outside the product (by hand, say) gets a
+**sighting** item (``deployment_id = "sighting#<refresh id>"``, ``item = "sighting"``) from its
+lifecycle event or the reconciler's sweep, unfinished until the reconciler sees the refresh end.
+The reconciler's place in its sweep of the fleet is one more item (``reconciler`` / ``sweep``).
+
 One item per manual approval asked (``deployment_id = "approval#<approval id>"``, ``item =
 "approval"``, so that an approval id alone finds it with a consistent read): the task token, the
 allowed approvers, and the decision (who, when, the comment), written conditionally so that only
@@ -37,6 +44,11 @@ from asg_refresh.models.watch import Outcome, WatchRecords
 
 KEEP_FOR = timedelta(days=400)
 REFRESH_INDEX = "by-refresh-id"
+UNFINISHED_INDEX = "unfinished"
+#: The ``unfinished`` attribute's one value: the index has a single, small, partition.
+UNFINISHED = "refresh"
+SIGHTING_ITEM = "sighting"
+_SWEEP_KEY = {"deployment_id": "reconciler", "item": "sweep"}
 APPROVAL_ITEM = "approval"
 #: PendingApproval fields stored under another name (``deployment_id`` is the table's key).
 _APPROVAL_RENAMED = {"deployment_id": "approval_deployment_id", "status": "approval_status"}
@@ -86,6 +98,7 @@ class AuditStore:
                     **refresh.model_dump(mode="json"),
                     "started_at": result.created_at.isoformat(),
                     "status": "Started",
+                    "unfinished": UNFINISHED,
                 }
             )
 
@@ -111,6 +124,7 @@ class AuditStore:
                 "watcher": watcher,
                 "status": "Restoring" if restore else "Resumed",
                 "started_at": timeutil.now().isoformat(),
+                "unfinished": UNFINISHED,
             }
         )
 
@@ -142,7 +156,10 @@ class AuditStore:
             Key=_item(
                 {"deployment_id": outcome.deployment_id, "item": f"refresh#{outcome.group}#{refresh_id}"}
             ),
-            UpdateExpression="SET #status = :status, outcome = :outcome, reported_at = :now",
+            # Out of the unfinished index: its watcher has reported, the reconciler need not look.
+            UpdateExpression=(
+                "SET #status = :status, outcome = :outcome, reported_at = :now REMOVE unfinished"
+            ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=_item(
                 {
@@ -194,6 +211,72 @@ class AuditStore:
                 {":status": status, ":reason": reason, ":now": timeutil.now().isoformat()}
             ),
         )
+
+    # --- What the reconciler looks after --------------------------------------------------
+    def unfinished_refreshes(self) -> list[dict[str, Any]]:
+        """Every refresh item and sighting not known to have ended (the sparse index: one query
+        a page of 1 MB, whatever the table's history)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": UNFINISHED_INDEX,
+            "KeyConditionExpression": "unfinished = :unfinished",
+            "ExpressionAttributeValues": _item({":unfinished": UNFINISHED}),
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.aws.call("dynamodb", "query", **params)
+            found += [_plain(item) for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return found
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def record_sighting(self, group: str, refresh_id: str) -> None:
+        """A refresh the product did not start, to look after until it ends (written once)."""
+        try:
+            self.aws.call(
+                "dynamodb",
+                "put_item",
+                TableName=self.table,
+                Item=_item(
+                    {
+                        "deployment_id": f"{SIGHTING_ITEM}#{refresh_id}",
+                        "item": SIGHTING_ITEM,
+                        "group": group,
+                        "refresh_id": refresh_id,
+                        "seen_at": timeutil.now().isoformat(),
+                        "unfinished": UNFINISHED,
+                        "expires_at": int((timeutil.now() + KEEP_FOR).timestamp()),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(deployment_id)",
+            )
+        except AwsRequestError as error:
+            if error.context.get("aws_code") != "ConditionalCheckFailedException":
+                raise
+
+    def mark_finished(self, item: dict[str, Any]) -> None:
+        """Take a refresh item or sighting out of the unfinished index (its refresh has ended)."""
+        try:
+            self.aws.call(
+                "dynamodb",
+                "update_item",
+                TableName=self.table,
+                Key=_item({"deployment_id": item["deployment_id"], "item": item["item"]}),
+                UpdateExpression="REMOVE unfinished",
+                ConditionExpression="attribute_exists(deployment_id)",
+            )
+        except AwsRequestError as error:
+            if error.context.get("aws_code") != "ConditionalCheckFailedException":
+                raise
+
+    def sweep_cursor(self) -> str | None:
+        """Where the reconciler's sweep of the fleet goes on from (None: from the start)."""
+        found = self.aws.call("dynamodb", "get_item", TableName=self.table, Key=_item(_SWEEP_KEY)).get("Item")
+        token = _plain(found).get("next_token") if found else None
+        return str(token) if token else None
+
+    def record_sweep_cursor(self, token: str | None) -> None:
+        self._put({**_SWEEP_KEY, "next_token": token or "", "swept_at": timeutil.now().isoformat()})
 
     # --- Manual approvals ----------------------------------------------------------------
     def record_approval_request(self, pending: PendingApproval) -> None:

@@ -126,6 +126,31 @@ class AwsGateway:
             )
         )
 
+    def tagged_groups_page(
+        self, tags: dict[str, str], limit: int, token: str | None
+    ) -> tuple[list[Group], str | None]:
+        """One page of :meth:`groups_with_tags` (at most ``limit``, 100 at most), from ``token``;
+        and the token of the next page (None after the last)."""
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
+        params: dict[str, Any] = {"Filters": filters, "MaxRecords": min(limit, 100)}
+        try:
+            page = self.call(
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                **params,
+                **({"NextToken": token} if token else {}),
+            )
+        except AwsRequestError as error:
+            # A token kept from an earlier run may name a page that is gone: a sweep must not
+            # wedge on it, so it starts again from the first page.
+            if not token or error.context.get("aws_code") != "InvalidNextToken":
+                raise
+            page = self.call("autoscaling", "describe_auto_scaling_groups", **params)
+        return _groups(iter(page.get("AutoScalingGroups", []))), page.get("NextToken") or None
+
+    def groups_named(self, names: list[str]) -> list[Group]:
+        return _groups(iter(self.describe_groups(names))) if names else []
+
     def groups_with_tags_key(self, key: str) -> list[Group]:
         return _groups(
             self._pages(

@@ -55,6 +55,16 @@ class TaggedGroups(Protocol):
     def groups_with_tags_key(self, key: str) -> list[Group]: ...
 
 
+class GroupPages(Protocol):
+    """Opted-in groups a page at a time (the reconciler's sweep), and groups by name."""
+
+    def tagged_groups_page(
+        self, tags: dict[str, str], limit: int, token: str | None
+    ) -> tuple[list[Group], str | None]: ...
+
+    def groups_named(self, names: list[str]) -> list[Group]: ...
+
+
 class GroupDescriptions(Protocol):
     """Groups as DescribeAutoScalingGroups answers (launch template, mixed instances policy)."""
 
@@ -157,6 +167,20 @@ class DeploymentQueue(Protocol):
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None: ...
 
 
+class ReconcileAudit(AuditLog, Protocol):
+    """What the reconciler keeps in the audit table: the refreshes it looks after, its sweep."""
+
+    def unfinished_refreshes(self) -> list[dict[str, Any]]: ...
+
+    def record_sighting(self, group: str, refresh_id: str) -> None: ...
+
+    def mark_finished(self, item: dict[str, Any]) -> None: ...
+
+    def sweep_cursor(self) -> str | None: ...
+
+    def record_sweep_cursor(self, token: str | None) -> None: ...
+
+
 class AlarmRollbackPorts(TaggedGroups, RefreshStops, Protocol):
     """What the alarm rollback needs."""
 
@@ -169,5 +193,5 @@ class StartPorts(GroupDescriptions, LaunchTemplates, Images, Refreshes, RefreshS
     """What starting a deployment needs."""
 
 
-class ReconcilePorts(TaggedGroups, Refreshes, LaunchTemplates, Executions, Protocol):
+class ReconcilePorts(TaggedGroups, GroupPages, Refreshes, LaunchTemplates, Executions, Protocol):
     """What the reconciler needs."""

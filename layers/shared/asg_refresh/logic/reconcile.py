@@ -2,10 +2,24 @@
 
 A watcher can be missing because StartRefresh timed out between StartInstanceRefresh and
 StartExecution, because its execution failed (a Lambda error it could not get past), or because
-the refresh was started by hand. The reconciler, run on a schedule, finds such refreshes and
-starts a watcher for each. Watchers are named after the refresh (``refresh-<id>``, then
-``refresh-<id>-2``...), so a running one is never duplicated; a watch that continued in a fresh
-execution (``<watcher>--2``...) is followed through its chain.
+the refresh was started by hand. The reconciler finds such refreshes and starts a watcher for
+each. Watchers are named after the refresh (``refresh-<id>``, then ``refresh-<id>-2``...), so a
+running one is never duplicated; a watch that continued in a fresh execution (``<watcher>--2``...)
+is followed through its chain.
+
+What a run looks at grows with the refreshes under way, not with the fleet:
+
+* the audit table's **unfinished** refreshes: those the product started (until their watcher
+  reports the outcome) and **sightings** of those it did not (until the reconciler sees them end);
+* a refresh's **started event** (``EC2 Auto Scaling Instance Refresh Started``) records a
+  sighting, which the next scheduled run looks after. Not at once: the event can arrive before
+  the product's own starter has attached its watcher (StartRefresh, or a watcher that resumed a
+  held refresh), and a watcher started from the event would then lack the deployment's gates;
+* a **sweep**, the backstop for events Auto Scaling did not deliver (best effort): each scheduled
+  run asks about the next :data:`SWEEP_GROUPS_PER_RUN` opted-in groups in turn, one page of
+  DescribeAutoScalingGroups from where the last run stopped (DescribeAutoScalingGroups says nothing
+  of refreshes, so each of these costs a DescribeInstanceRefreshes). Every group is swept once
+  every ``ceil(groups / SWEEP_GROUPS_PER_RUN)`` runs. A direct run (``{}``) sweeps them all.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from asg_refresh.dal.ports import AuditLog, Executions, ReconcilePorts
+from asg_refresh.dal.ports import Executions, ReconcileAudit, ReconcilePorts
 from asg_refresh.dal.records import Execution, Group
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import alarm_names_tagged
@@ -25,24 +39,105 @@ from asg_refresh.settings import Settings
 MAX_WATCHERS_PER_REFRESH = 20
 #: Generations of one watcher followed at most (each one polls 1,000 times: years of watching).
 MAX_CONTINUATIONS = 100
+#: Opted-in groups a scheduled run sweeps (one DescribeInstanceRefreshes each): at 5 minutes a
+#: run, 500 groups are all swept every 2 hours 5 minutes.
+SWEEP_GROUPS_PER_RUN = 20
+SIGHTING = "sighting"
 
 
 class WatcherCheck(BaseModel):
     group: str
     refresh_id: str
-    action: Literal["watched", "started", "gave-up"]
+    action: Literal["watched", "started", "gave-up", "sighted"]
     execution_name: str | None = None
 
 
-def reconcile_watchers(aws: ReconcilePorts, settings: Settings, audit: AuditLog | None) -> list[WatcherCheck]:
+def record_sighting(group: str, refresh_id: str, audit: ReconcileAudit | None) -> list[WatcherCheck]:
+    """A refresh's started event: the next scheduled run looks after it (see the module's doc)."""
+    if audit is None:
+        return []
+    audit.record_sighting(group, refresh_id)
+    return [WatcherCheck(group=group, refresh_id=refresh_id, action="sighted")]
+
+
+def reconcile_watchers(
+    aws: ReconcilePorts,
+    settings: Settings,
+    audit: ReconcileAudit | None,
+    scope: Literal["full", "scheduled"] = "full",
+) -> list[WatcherCheck]:
     if not settings.state_machine_arn:
         return []
-    checks = []
-    for group in aws.groups_with_tags({settings.opt_in_tag_key: settings.opt_in_tag_value}):
+    tags = {settings.opt_in_tag_key: settings.opt_in_tag_value}
+    if scope == "scheduled" and audit is not None:
+        swept, next_token = aws.tagged_groups_page(tags, SWEEP_GROUPS_PER_RUN, audit.sweep_cursor())
+        audit.record_sweep_cursor(next_token)
+    else:
+        swept = aws.groups_with_tags(tags)
+    unfinished = audit.unfinished_refreshes() if audit else []
+    checks, handled, known = _look_after(unfinished, swept, aws, settings, audit)
+    for group in swept:
+        if group.name in handled:
+            continue
         active = group_facts.active_refresh(aws.describe_refreshes(group.name))
-        if active:
-            checks.append(_ensure_watcher(group, active, aws, settings, audit))
+        if not active:
+            continue
+        refresh_id = str(active["InstanceRefreshId"])
+        recorded = audit.refresh(refresh_id) if audit else None
+        if audit and refresh_id not in known:
+            audit.record_sighting(group.name, refresh_id)
+        checks.append(_ensure_watcher(group, active, aws, settings, recorded))
     return checks
+
+
+def _look_after(
+    unfinished: list[dict[str, Any]],
+    swept: list[Group],
+    aws: ReconcilePorts,
+    settings: Settings,
+    audit: ReconcileAudit | None,
+) -> tuple[list[WatcherCheck], set[str], set[str]]:
+    """Each unfinished refresh: watched while it is active, taken out of the index once it is not
+    (or its group is gone, or no longer opted in). Returns the checks, the groups seen active and
+    the refresh ids known."""
+    by_refresh: dict[str, list[dict[str, Any]]] = {}
+    for item in unfinished:
+        if item.get("refresh_id") and item.get("group"):
+            by_refresh.setdefault(str(item["refresh_id"]), []).append(item)
+    groups = {group.name: group for group in swept}
+    missing = sorted({str(items[0]["group"]) for items in by_refresh.values()} - set(groups))
+    groups.update({group.name: group for group in aws.groups_named(missing)})
+    checks: list[WatcherCheck] = []
+    for refresh_id, items in by_refresh.items():
+        check = _look_after_one(refresh_id, items, groups.get(str(items[0]["group"])), aws, settings, audit)
+        if check:
+            checks.append(check)
+    return checks, {check.group for check in checks}, set(by_refresh)
+
+
+def _look_after_one(
+    refresh_id: str,
+    items: list[dict[str, Any]],
+    group: Group | None,
+    aws: ReconcilePorts,
+    settings: Settings,
+    audit: ReconcileAudit | None,
+) -> WatcherCheck | None:
+    """One unfinished refresh (its audit items: the product's and, maybe, a sighting)."""
+    refresh = None
+    if group and group.is_opted_in(settings.opt_in_tag_key, settings.opt_in_tag_value):
+        refresh = group_facts.active_refresh(aws.describe_refreshes(group.name, [refresh_id]))
+    products = [item for item in items if item.get("item") != SIGHTING]
+    check, ended = None, items
+    if group is not None and refresh is not None:
+        recorded = products[0] if products else (audit.refresh(refresh_id) if audit else None)
+        check = _ensure_watcher(group, refresh, aws, settings, recorded)
+        # A sighting of a refresh the product also recorded is redundant.
+        ended = [item for item in items if item.get("item") == SIGHTING] if products else []
+    for item in ended:
+        assert audit is not None  # unfinished items come from the audit table
+        audit.mark_finished(item)
+    return check
 
 
 def _ensure_watcher(
@@ -50,11 +145,10 @@ def _ensure_watcher(
     refresh: dict[str, Any],
     aws: ReconcilePorts,
     settings: Settings,
-    audit: AuditLog | None,
+    recorded: dict[str, Any] | None,
 ) -> WatcherCheck:
     assert settings.state_machine_arn
     name, refresh_id = group.name, str(refresh["InstanceRefreshId"])
-    recorded = audit.refresh(refresh_id) if audit else None
     # A refresh resumed after a hold or promote is watched by the execution that resumed it.
     known = (recorded or {}).get("watcher")
     described = aws.execution(settings.state_machine_arn, known) if known else None
