@@ -277,11 +277,12 @@ def test_wait_exits_with_how_the_refresh_ended(cli: Any, fleet: Fleet, server: L
 
     assert cli("rollback", "cli-wait-rb", "--json")[0] == 0
     assert cli("cancel", "cli-wait-cx", "--json")[0] == 0
-    code, waited = cli("wait", "cli-wait-rb", "--poll-seconds", "60", "--json")
+    # Polls 10 virtual minutes apart: the rollback of an hour's warm-up in a few polls, not sixty.
+    code, waited = cli("wait", "cli-wait-rb", "--poll-seconds", "600", "--json")
     assert (code, waited["kind"], waited["outcome"]) == (3, "group", "rolled_back"), waited
     assert waited["groups"] == {"cli-wait-rb": "RollbackSuccessful"}
 
-    code, waited = cli("wait", "cli-wait-cx", "--poll-seconds", "60", "--json")
+    code, waited = cli("wait", "cli-wait-cx", "--poll-seconds", "600", "--json")
     assert (code, waited["outcome"], waited["groups"]) == (4, "cancelled", {"cli-wait-cx": "Cancelled"}), (
         waited
     )
