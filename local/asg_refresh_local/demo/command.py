@@ -90,7 +90,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> tuple[int, 
         for problem in problems:
             console.print(f"  [red]- {problem}[/]")
         return 1, results
-    console.print(f"[bold green]Every scenario ended as expected[/] ({elapsed:.1f} s wall).")
+    console.print(
+        f"[bold green]Every scenario ended as expected[/] ({elapsed:.1f} s wall in all, setup included)."
+    )
     return 0, results
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asg_refresh.models.refresh import ACTIVE_STATUSES
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.demo.scenarios import Scenario
 from asg_refresh_local.fleet import Fleet
@@ -24,6 +25,9 @@ NOTABLE_STEPS = {
     "Record the broken watch": "red",
     "Publish the outcome": "cyan",
 }
+
+#: The refresh statuses at which the watcher checks its gates (logic/watch.py, needs_gates).
+GATED_STATUSES = ACTIVE_STATUSES
 
 
 #: Statuses whose PercentageComplete counts replaced instances (forward, or back down on rollback).
@@ -166,9 +170,15 @@ class Observer:
         elif name == "Evaluate the gates":
             refresh, decision = view.pending_describe, output.get("decision") or {}
             verdicts = [v for v in (output.get("watch") or {}).get("verdicts") or [] if isinstance(v, dict)]
-            gate = "; ".join(str(v.get("summary", v.get("gate", "?"))) for v in verdicts) or "-"
-            action = str(decision.get("action", "?"))
             status, percentage = refresh.get("Status", "?"), refresh.get("PercentageComplete", 0)
+            if status not in GATED_STATUSES:
+                # The watcher checks no gate while a refresh rolls back, cancels or has ended: its
+                # verdicts are the last ones it took, which would read as "OK" after an ALARM.
+                verdicts = []
+            gate = "; ".join(str(v.get("summary", v.get("gate", "?"))) for v in verdicts) or (
+                "-" if status in GATED_STATUSES else "not checked now"
+            )
+            action = str(decision.get("action", "?"))
             then = f"wait {decision.get('wait_seconds')} s" if action == "wait" else action
             poll = (status, percentage, gate, action)
             minor = poll == view.last_poll
