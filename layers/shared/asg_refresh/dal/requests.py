@@ -1,9 +1,9 @@
 """The AWS request shapes logic asks for, built in one place from records and models.
 
-StartInstanceRefresh's ``DesiredConfiguration`` and GetMetricData's queries are built here
-(StartInstanceRefresh's ``Preferences`` are models/preferences.py's
-``RefreshPreferences.to_api()``), so that logic, which decides what to ask, never spells AWS's
-PascalCase keys itself.
+StartInstanceRefresh's ``DesiredConfiguration`` and GetMetricData's queries are built here, and
+so is a resumed refresh's ``Preferences`` (a deployment's own are models/preferences.py's
+``RefreshPreferences.to_api()``); the watcher reads the ``Preferences`` it carries through the
+helpers here too. So logic, which decides what to ask, never spells AWS's PascalCase keys.
 """
 
 from __future__ import annotations
@@ -48,3 +48,29 @@ def metric_queries(gates: list[MetricGate]) -> list[dict[str, Any]]:
         }
         for index, gate in enumerate(gates)
     ]
+
+
+def checkpoints_of(preferences: dict[str, Any]) -> list[int]:
+    """A ``Preferences`` dict's ``CheckpointPercentages`` (none: an empty list)."""
+    return list(preferences.get("CheckpointPercentages") or [])
+
+
+def checkpoint_delay_of(preferences: dict[str, Any], default: int) -> int:
+    """A ``Preferences`` dict's ``CheckpointDelay``, ``default`` when it sets none."""
+    return int(preferences.get("CheckpointDelay", default))
+
+
+def bake_time_of(preferences: dict[str, Any]) -> int:
+    return int(preferences.get("BakeTime", 0))
+
+
+def resumed_preferences(preferences: dict[str, Any], checkpoints: list[int]) -> dict[str, Any]:
+    """``preferences`` for the refresh that resumes another: SkipMatching, and ``checkpoints``
+    (none left: no checkpoints and no delay)."""
+    resumed = dict(preferences) | {"SkipMatching": True}
+    if checkpoints:
+        resumed["CheckpointPercentages"] = checkpoints
+    else:
+        resumed.pop("CheckpointPercentages", None)
+        resumed.pop("CheckpointDelay", None)
+    return resumed
