@@ -14,14 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asg_refresh.dal.aws import refresh_record
 from asg_refresh.dal.ports import (
     AwsItem,
     NoActiveRefresh,
     RefreshAlreadyActive,
     RefreshIrreversible,
 )
-from asg_refresh.dal.records import Execution, Group, TemplateVersion
-from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
+from asg_refresh.dal.records import (
+    ACTIVE_REFRESH_STATUSES,
+    Alarm,
+    Execution,
+    Group,
+    Image,
+    LaunchTemplateSpec,
+    MetricResult,
+    Refresh,
+    TemplateVersion,
+)
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
 
@@ -103,6 +113,9 @@ class FakeAws:
         found = self.refreshes.get(group, [])
         return [dict(r) for r in found if not refresh_ids or r["InstanceRefreshId"] in refresh_ids]
 
+    def refreshes_of(self, group: str, refresh_ids: list[str] | None = None) -> list[Refresh]:
+        return [refresh_record(r) for r in self.describe_refreshes(group, refresh_ids)]
+
     def rollback_refresh(self, group: str) -> str:
         active = self._active(group)
         if active is None:
@@ -125,33 +138,21 @@ class FakeAws:
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
         return []
 
-    def launch_template_version(self, template: AwsItem, version: str) -> AwsItem:
-        template_id = str(template["LaunchTemplateId"])
+    def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion:
+        template_id = str(template.id)
         versions = self.templates[template_id]
         number = {"$Latest": max(versions), "$Default": 1}.get(version) or int(version)
-        return {
-            "LaunchTemplateId": template_id,
-            "VersionNumber": number,
-            "LaunchTemplateData": {"ImageId": versions[number]},
-        }
-
-    def template_version(self, template: AwsItem, version: str) -> TemplateVersion:
-        found = self.launch_template_version(template, version)
-        return TemplateVersion(
-            template_id=found["LaunchTemplateId"],
-            version=found["VersionNumber"],
-            image_id=found["LaunchTemplateData"]["ImageId"],
-        )
+        return TemplateVersion(template_id=template_id, version=number, image_id=versions[number])
 
     def create_launch_template_version(
-        self, template: AwsItem, source_version: str, image_id: str, description: str
-    ) -> AwsItem:
-        template_id = str(template["LaunchTemplateId"])
+        self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
+    ) -> TemplateVersion:
+        template_id = str(template.id)
         versions = self.templates[template_id]
         number = max(versions) + 1
         versions[number] = image_id
         self.created_versions.append((template_id, number, image_id))
-        return {"LaunchTemplateId": template_id, "VersionNumber": number}
+        return TemplateVersion(template_id=template_id, version=number, image_id=image_id)
 
     def delete_launch_template_version(self, template_id: str, version: int) -> None:
         del self.templates[template_id][version]
@@ -169,26 +170,26 @@ class FakeAws:
     def execution(self, state_machine_arn: str, name: str) -> Execution | None:
         return self.executions.get(name)
 
-    # --- Group descriptions, images, alarms, metrics (unused by the tests so far) -----------
-    def describe_groups(self, names: list[str]) -> list[AwsItem]:
-        raise NotImplementedError
+    # --- Group descriptions, images, alarms, metrics (little used by the tests so far) ------
+    def describe_groups(self, names: list[str]) -> list[Group]:
+        return [self.groups[name] for name in names if name in self.groups]
 
-    def all_groups(self) -> list[AwsItem]:
-        raise NotImplementedError
+    def all_groups(self) -> list[Group]:
+        return list(self.groups.values())
 
     def account_id(self) -> str:
         return "123456789012"
 
-    def describe_image(self, image_id: str) -> AwsItem | None:
+    def describe_image(self, image_id: str) -> Image | None:
         return None
 
-    def images_built_by(self, image_builder_arn: str) -> list[AwsItem]:
+    def images_built_by(self, image_builder_arn: str) -> list[Image]:
         return []
 
-    def describe_alarms(self, names: list[str]) -> list[AwsItem]:
+    def describe_alarms(self, names: list[str]) -> list[Alarm]:
         return []
 
-    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[AwsItem]:
+    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[MetricResult]:
         return []
 
     def get_parameter(self, name: str) -> ParameterRecord | None:

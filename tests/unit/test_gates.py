@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from asg_refresh.logic.gates import evaluate_metrics, evaluate_window, metric_queries, next_opening
+from asg_refresh.dal.aws import metric_result_record
+from asg_refresh.dal.requests import metric_queries
+from asg_refresh.logic.gates import evaluate_metrics, evaluate_window, next_opening
 from asg_refresh.logic.watch import checkpoint_reached, decide, needs_gates, restart_preferences
 from asg_refresh.models.gates import Freeze, GateConfig, MetricGate, TimeWindowGate
 from asg_refresh.models.refresh import DescribedRefreshes
@@ -26,14 +28,15 @@ ERRORS = MetricGate(
 
 
 def test_metric_gate_fails_on_the_worst_datapoint_and_on_missing_data_when_asked() -> None:
-    results = [{"Id": "g0", "Values": [0.2, 0.9, 0.7]}, {"Id": "g1", "Values": []}]
+    answer = [{"Id": "g0", "Values": [0.2, 0.9, 0.7]}, {"Id": "g1", "Values": []}]
+    results = [metric_result_record(r) for r in answer]
 
     verdict = evaluate_metrics([LATENCY, ERRORS], results)
 
     assert verdict.passed is False
     assert [e.state for e in verdict.evidence] == ["BREACHING", "BREACHING"]
     assert verdict.evidence[0].reason == "Average 0.9 vs threshold 0.5"
-    assert evaluate_metrics([LATENCY], [{"Id": "g0", "Values": [0.1]}]).passed is True
+    assert evaluate_metrics([LATENCY], [metric_result_record({"Id": "g0", "Values": [0.1]})]).passed is True
     assert metric_queries([LATENCY])[0]["MetricStat"]["Metric"]["MetricName"] == "LatencyP99"
 
 
@@ -284,6 +287,7 @@ def test_a_restore_that_lost_its_watcher_is_followed_again_as_a_restore() -> Non
     # The reconciler finds the restore refresh r-3 running without a watcher; the audit says it
     # restores r-1. Its new watcher must not gate it (the alarm that stopped the deployment may
     # still be in ALARM, and rolling a restore back would put the new image back)
+    from asg_refresh.dal.aws import refresh_record
     from asg_refresh.dal.records import Group
     from asg_refresh.logic.reconcile import _watch_input
     from asg_refresh.settings import Settings
@@ -291,7 +295,7 @@ def test_a_restore_that_lost_its_watcher_is_followed_again_as_a_restore() -> Non
     group = Group(name="web")
     refresh = {"InstanceRefreshId": "r-3", "Status": "InProgress"}
     recorded = {"deployment_id": "d", "restores": "r-1", "alarms": ["web-5xx"]}
-    payload = _watch_input(group, refresh, None, Settings(), recorded)  # type: ignore[arg-type]
+    payload = _watch_input(group, refresh_record(refresh), None, Settings(), recorded)  # type: ignore[arg-type]
     adopted = WatchState.model_validate(payload | {"describe": {"InstanceRefreshes": [refresh]}})
 
     assert needs_gates(adopted) is False

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from asg_refresh.dal.aws import group_record
 from asg_refresh.errors import ImageRejectedError
+from asg_refresh.logic import launch_templates as rules
 from asg_refresh.logic.images import image_id_in, parameter_allowed
-from asg_refresh.logic.launch_templates import launch_template_refusals, templates_to_describe
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 from asg_refresh.settings import Settings
 
@@ -25,6 +26,22 @@ def group(name: str, spec: dict[str, Any], *, opted_in: bool = True, mixed: bool
         policy = {"LaunchTemplate": {"LaunchTemplateSpecification": spec, "Overrides": []}}
         return {"AutoScalingGroupName": name, "MixedInstancesPolicy": policy, "Tags": tags}
     return {"AutoScalingGroupName": name, "LaunchTemplate": spec, "Tags": tags}
+
+
+def launch_template_refusals(
+    targets: list[dict[str, Any]],
+    fleet: list[dict[str, Any]],
+    templates: list[LaunchTemplateRecord],
+    opt_in: tuple[str, str],
+    **options: Any,
+) -> dict[str, Any]:
+    """The rule on the groups as records, made from their AWS answers as dal/aws.py makes them."""
+    records = [group_record(g) for g in targets], [group_record(g) for g in fleet]
+    return rules.launch_template_refusals(*records, templates, opt_in, **options)
+
+
+def templates_to_describe(groups: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    return rules.templates_to_describe([group_record(g) for g in groups])
 
 
 def by_id(template: LaunchTemplateRecord, version: str | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from asg_refresh.dal.records import Group
 from asg_refresh.logic.plan import gate_notes, simulate
 from asg_refresh.logic.waves import plan_waves
 from asg_refresh.models.gates import GateConfig
@@ -16,8 +17,8 @@ from asg_refresh.models.preferences import RefreshPreferences
 from asg_refresh.models.rollout import RolloutMessage, WaveSpec
 
 
-def group(name: str, **tags: str) -> dict[str, object]:
-    return {"AutoScalingGroupName": name, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+def group(name: str, **tags: str) -> Group:
+    return Group(name=name, tags=tags)
 
 
 def test_min_healthy_rounds_up_and_max_healthy_down() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from asg_refresh.dal.aws import alarm_record
 from asg_refresh.logic.rollout import STATE_LIMIT_BYTES, check_wave, state_bytes
 from asg_refresh.models.rollout import GroupResult, PlannedWave, RolloutMessage, RolloutPlan, WaveVerdict
 
@@ -63,7 +64,7 @@ def test_a_rolled_back_group_fails_the_wave_and_reverts_earlier_ones_only_when_a
 
 
 def test_an_alarm_in_alarm_fails_the_gate_even_when_every_group_succeeded() -> None:
-    alarms = [{"AlarmName": "fleet-5xx", "StateValue": "ALARM", "StateReason": "5xx"}]
+    alarms = [alarm_record({"AlarmName": "fleet-5xx", "StateValue": "ALARM", "StateReason": "5xx"})]
     decided = check_wave(plan(alarms=["fleet-5xx"]), 0, [ok("a")], [], alarms)
     assert decided.status == "failed"
     assert "fleet-5xx is ALARM" in decided.verdicts[0].gate

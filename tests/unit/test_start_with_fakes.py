@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from asg_refresh.dal.aws import group_record
 from asg_refresh.errors import AlreadyUpToDateError, RefreshConflictError
 from asg_refresh.logic.start_refresh import refresh_group
 from asg_refresh.models.deploy import DeployRequest, ImageSource
@@ -15,14 +14,16 @@ from tests.fakes import FakeAws
 OLD, NEW, OTHER = "ami-00000000000000001", "ami-00000000000000002", "ami-00000000000000003"
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:watch"
 SETTINGS = Settings(state_machine_arn=MACHINE)
-GROUP: dict[str, Any] = {
-    "AutoScalingGroupName": "web",
-    "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "$Latest"},
-    "Tags": [
-        {"Key": "asg-refresh:enabled", "Value": "true"},
-        {"Key": "asg-refresh:alarms", "Value": "web-5xx"},
-    ],
-}
+GROUP = group_record(
+    {
+        "AutoScalingGroupName": "web",
+        "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "$Latest"},
+        "Tags": [
+            {"Key": "asg-refresh:enabled", "Value": "true"},
+            {"Key": "asg-refresh:alarms", "Value": "web-5xx"},
+        ],
+    }
+)
 
 
 def request(deployment_id: str = "d-1") -> DeployRequest:

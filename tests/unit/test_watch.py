@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from asg_refresh.dal.aws import alarm_record
+from asg_refresh.dal.records import Group
 from asg_refresh.logic.gates import alarm_names_for, evaluate_alarms
 from asg_refresh.logic.watch import POLLS_PER_EXECUTION, continuation_name, decide, next_wait
 from asg_refresh.models.watch import GateVerdict, WatchProgress, WatchState
@@ -129,9 +131,12 @@ def test_polls_close_in_on_the_expected_end() -> None:
 
 def test_alarm_gate_fails_closed_on_alarm_and_missing_alarms() -> None:
     described = [
-        {"AlarmName": "ok", "StateValue": "OK"},
-        {"AlarmName": "new", "StateValue": "INSUFFICIENT_DATA"},
-        {"AlarmName": "bad", "StateValue": "ALARM", "StateReason": "5xx"},
+        alarm_record(alarm)
+        for alarm in [
+            {"AlarmName": "ok", "StateValue": "OK"},
+            {"AlarmName": "new", "StateValue": "INSUFFICIENT_DATA"},
+            {"AlarmName": "bad", "StateValue": "ALARM", "StateReason": "5xx"},
+        ]
     ]
     assert evaluate_alarms(["ok", "new"], described).passed is True
     verdict = evaluate_alarms(["ok", "bad", "typo"], described)
@@ -140,7 +145,7 @@ def test_alarm_gate_fails_closed_on_alarm_and_missing_alarms() -> None:
 
 
 def test_alarm_names_come_from_event_tag_and_defaults_without_duplicates() -> None:
-    group = {"Tags": [{"Key": "asg-refresh:alarms", "Value": "tagged, shared"}]}
+    group = Group(name="web", tags={"asg-refresh:alarms": "tagged, shared"})
     assert alarm_names_for(group, ["event", "shared"], "asg-refresh:alarms", ["default"]) == [
         "event",
         "shared",

@@ -23,7 +23,17 @@ from asg_refresh.dal.ports import (
     RefreshIrreversible,
     TaskTokenClosed,
 )
-from asg_refresh.dal.records import Execution, Group, TemplateVersion
+from asg_refresh.dal.records import (
+    Alarm,
+    Execution,
+    Group,
+    GroupInstance,
+    Image,
+    LaunchTemplateSpec,
+    MetricResult,
+    Refresh,
+    TemplateVersion,
+)
 from asg_refresh.dal.retry import RETRYABLE_CODES, call_with_retry, error_code
 from asg_refresh.errors import (
     AwsRequestError,
@@ -40,7 +50,13 @@ __all__ = [
     "RefreshAlreadyActive",
     "RefreshIrreversible",
     "TaskTokenClosed",
+    "alarm_record",
     "dead_letter_sender",
+    "group_record",
+    "image_record",
+    "metric_result_record",
+    "refresh_record",
+    "spec_record",
 ]
 
 
@@ -95,7 +111,7 @@ class AwsGateway:
         return str(self.call("sts", "get_caller_identity")["Arn"])
 
     # --- Auto Scaling groups -------------------------------------------------------------
-    def describe_groups(self, names: list[str]) -> list[AwsItem]:
+    def describe_groups(self, names: list[str]) -> list[Group]:
         found: list[AwsItem] = []
         for start in range(0, len(names), 100):
             chunk = names[start : start + 100]
@@ -106,11 +122,11 @@ class AwsGateway:
                 AutoScalingGroupNames=chunk,
                 MaxRecords=100,
             )
-        return found
+        return [group_record(item) for item in found]
 
-    def all_groups(self) -> list[AwsItem]:
+    def all_groups(self) -> list[Group]:
         """Every Auto Scaling group of the region (DescribeAutoScalingGroups, paged)."""
-        return list(
+        return _groups(
             self._pages("autoscaling", "describe_auto_scaling_groups", "AutoScalingGroups", MaxRecords=100)
         )
 
@@ -149,7 +165,7 @@ class AwsGateway:
         return _groups(iter(page.get("AutoScalingGroups", []))), page.get("NextToken") or None
 
     def groups_named(self, names: list[str]) -> list[Group]:
-        return _groups(iter(self.describe_groups(names))) if names else []
+        return self.describe_groups(names) if names else []
 
     def groups_with_tags_key(self, key: str) -> list[Group]:
         return _groups(
@@ -163,18 +179,19 @@ class AwsGateway:
         )
 
     # --- Images and parameters -----------------------------------------------------------
-    def describe_image(self, image_id: str) -> AwsItem | None:
+    def describe_image(self, image_id: str) -> Image | None:
         try:
             images = self.call("ec2", "describe_images", ImageIds=[image_id]).get("Images", [])
         except AwsRequestError as error:
             if error.context.get("aws_code") in {"InvalidAMIID.NotFound", "InvalidAMIID.Malformed"}:
                 return None
             raise
-        return images[0] if images else None
+        return image_record(images[0]) if images else None
 
-    def images_built_by(self, image_builder_arn: str) -> list[AwsItem]:
+    def images_built_by(self, image_builder_arn: str) -> list[Image]:
         filters = [{"Name": "tag:Ec2ImageBuilderArn", "Values": [image_builder_arn]}]
-        return list(self.call("ec2", "describe_images", Filters=filters).get("Images", []))
+        found = self.call("ec2", "describe_images", Filters=filters).get("Images", [])
+        return [image_record(item) for item in found]
 
     def get_parameter(self, name: str) -> ParameterRecord | None:
         """The parameter, never decrypted: a SecureString's value is not even kept."""
@@ -215,25 +232,21 @@ class AwsGateway:
             for item in found
         ]
 
-    def launch_template_version(self, template: AwsItem, version: str) -> AwsItem:
+    def launch_template_version(self, template: LaunchTemplateSpec, version: str) -> AwsItem:
+        """DescribeLaunchTemplateVersions' answer for one version (its LaunchTemplateData whole)."""
         selector = _template_selector(template)
         versions = self.call("ec2", "describe_launch_template_versions", Versions=[version], **selector)[
             "LaunchTemplateVersions"
         ]
         return versions[0]
 
-    def template_version(self, template: AwsItem, version: str) -> TemplateVersion:
+    def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion:
         """:meth:`launch_template_version` as a record: the version and the image it launches."""
-        found = self.launch_template_version(template, version)
-        return TemplateVersion(
-            template_id=found["LaunchTemplateId"],
-            version=found["VersionNumber"],
-            image_id=found["LaunchTemplateData"].get("ImageId", ""),
-        )
+        return template_version_record(self.launch_template_version(template, version))
 
     def create_launch_template_version(
-        self, template: AwsItem, source_version: str, image_id: str, description: str
-    ) -> AwsItem:
+        self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
+    ) -> TemplateVersion:
         created = self.call(
             "ec2",
             "create_launch_template_version",
@@ -242,7 +255,7 @@ class AwsGateway:
             LaunchTemplateData={"ImageId": image_id},
             **_template_selector(template),
         )
-        return created["LaunchTemplateVersion"]
+        return template_version_record(created["LaunchTemplateVersion"])
 
     def delete_launch_template_version(self, template_id: str, version: int) -> None:
         self.call(
@@ -273,6 +286,10 @@ class AwsGateway:
         page = self.call("autoscaling", "describe_instance_refreshes", **params)
         return list(page.get("InstanceRefreshes", []))
 
+    def refreshes_of(self, group: str, refresh_ids: list[str] | None = None) -> list[Refresh]:
+        """:meth:`describe_refreshes` as records, newest first."""
+        return [refresh_record(item) for item in self.describe_refreshes(group, refresh_ids)]
+
     def rollback_refresh(self, group: str) -> str:
         answer = self.call("autoscaling", "rollback_instance_refresh", AutoScalingGroupName=group)
         return str(answer["InstanceRefreshId"])
@@ -282,7 +299,7 @@ class AwsGateway:
         return str(answer["InstanceRefreshId"])
 
     # --- CloudWatch ----------------------------------------------------------------------
-    def describe_alarms(self, names: list[str]) -> list[AwsItem]:
+    def describe_alarms(self, names: list[str]) -> list[Alarm]:
         alarms: list[AwsItem] = []
         for start in range(0, len(names), 100):
             page = self.call(
@@ -292,9 +309,9 @@ class AwsGateway:
                 AlarmTypes=["MetricAlarm", "CompositeAlarm"],
             )
             alarms += page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
-        return alarms
+        return [alarm_record(item) for item in alarms]
 
-    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[AwsItem]:
+    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[MetricResult]:
         """GetMetricData results (newest first), paged."""
         results: dict[str, AwsItem] = {}
         params: dict[str, Any] = {
@@ -309,7 +326,7 @@ class AwsGateway:
                 merged = results.setdefault(result["Id"], {"Id": result["Id"], "Values": []})
                 merged["Values"] += result.get("Values", [])
             if not page.get("NextToken"):
-                return list(results.values())
+                return [metric_result_record(item) for item in results.values()]
             params["NextToken"] = page["NextToken"]
 
     # --- Step Functions and SNS ----------------------------------------------------------
@@ -367,20 +384,109 @@ class AwsGateway:
         )
 
 
+# --- AWS's answers as records (the fakes under tests/ build theirs with these too) -----------
 def _groups(described: Iterator[AwsItem]) -> list[Group]:
-    return [
-        Group(
-            name=item["AutoScalingGroupName"],
-            tags={tag["Key"]: tag.get("Value", "") for tag in item.get("Tags", [])},
-        )
-        for item in described
-    ]
+    return [group_record(item) for item in described]
 
 
-def _template_selector(template: AwsItem) -> dict[str, str]:
-    if template.get("LaunchTemplateId"):
-        return {"LaunchTemplateId": template["LaunchTemplateId"]}
-    return {"LaunchTemplateName": template["LaunchTemplateName"]}
+def spec_record(spec: AwsItem | None) -> LaunchTemplateSpec | None:
+    """A ``LaunchTemplateSpecification`` (or an instance's ``LaunchTemplate``), None when empty."""
+    if not spec:
+        return None
+    version = spec.get("Version")
+    return LaunchTemplateSpec(
+        id=spec.get("LaunchTemplateId") or None,
+        name=spec.get("LaunchTemplateName") or None,
+        version=None if version is None else str(version),
+    )
+
+
+def own_template(configuration: AwsItem) -> LaunchTemplateSpec | None:
+    """The launch template of a group or a desired configuration: ``LaunchTemplate``, or the
+    one inside its ``MixedInstancesPolicy``."""
+    if configuration.get("LaunchTemplate"):
+        return spec_record(configuration["LaunchTemplate"])
+    mixed = configuration.get("MixedInstancesPolicy") or {}
+    return spec_record((mixed.get("LaunchTemplate") or {}).get("LaunchTemplateSpecification"))
+
+
+def group_record(item: AwsItem) -> Group:
+    """One of DescribeAutoScalingGroups' ``AutoScalingGroups``."""
+    mixed = item.get("MixedInstancesPolicy") or None
+    overrides = ((mixed or {}).get("LaunchTemplate") or {}).get("Overrides") or []
+    return Group(
+        name=item["AutoScalingGroupName"],
+        tags={tag["Key"]: tag.get("Value", "") for tag in item.get("Tags", [])},
+        launch_template=own_template(item),
+        override_templates=tuple(
+            spec
+            for override in overrides
+            if (spec := spec_record(override.get("LaunchTemplateSpecification"))) is not None
+        ),
+        mixed_instances_policy=mixed,
+        instances=tuple(
+            GroupInstance(
+                id=instance["InstanceId"],
+                lifecycle_state=instance.get("LifecycleState"),
+                health_status=instance.get("HealthStatus"),
+                protected_from_scale_in=instance.get("ProtectedFromScaleIn"),
+                launch_template=spec_record(instance.get("LaunchTemplate")),
+            )
+            for instance in item.get("Instances", [])
+        ),
+        desired_capacity=int(item.get("DesiredCapacity", 0)),
+        min_size=item.get("MinSize"),
+        max_size=item.get("MaxSize"),
+        default_instance_warmup=item.get("DefaultInstanceWarmup"),
+        health_check_grace_period=item.get("HealthCheckGracePeriod"),
+    )
+
+
+def refresh_record(item: AwsItem) -> Refresh:
+    """One of DescribeInstanceRefreshes' ``InstanceRefreshes``."""
+    desired = item.get("DesiredConfiguration") or {}
+    return Refresh(
+        id=item["InstanceRefreshId"],
+        status=item["Status"],
+        target_template=own_template(desired),
+        desired_configuration=desired,
+        preferences=item.get("Preferences") or {},
+    )
+
+
+def alarm_record(item: AwsItem) -> Alarm:
+    """One of DescribeAlarms' ``MetricAlarms`` or ``CompositeAlarms``."""
+    return Alarm(name=item["AlarmName"], state=item["StateValue"], reason=item.get("StateReason"))
+
+
+def metric_result_record(item: AwsItem) -> MetricResult:
+    """One of GetMetricData's ``MetricDataResults``."""
+    return MetricResult(id=item["Id"], values=tuple(float(v) for v in item.get("Values", [])))
+
+
+def image_record(item: AwsItem) -> Image:
+    """One of DescribeImages' ``Images``."""
+    return Image(
+        id=item["ImageId"],
+        state=item.get("State"),
+        owner_id=item.get("OwnerId"),
+        creation_date=str(item.get("CreationDate", "")),
+    )
+
+
+def template_version_record(item: AwsItem) -> TemplateVersion:
+    """A ``LaunchTemplateVersion``: the version and the image it launches."""
+    return TemplateVersion(
+        template_id=item["LaunchTemplateId"],
+        version=item["VersionNumber"],
+        image_id=(item.get("LaunchTemplateData") or {}).get("ImageId", "") or "",
+    )
+
+
+def _template_selector(template: LaunchTemplateSpec) -> dict[str, str]:
+    if template.id:
+        return {"LaunchTemplateId": template.id}
+    return {"LaunchTemplateName": str(template.name)}
 
 
 def dead_letter_sender(

@@ -16,7 +16,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from asg_refresh.dal.records import Execution, Group, TemplateVersion
+from asg_refresh.dal.records import (
+    Alarm,
+    Execution,
+    Group,
+    Image,
+    LaunchTemplateSpec,
+    MetricResult,
+    Refresh,
+    TemplateVersion,
+)
 from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
@@ -66,23 +75,21 @@ class GroupPages(Protocol):
 
 
 class GroupDescriptions(Protocol):
-    """Groups as DescribeAutoScalingGroups answers (launch template, mixed instances policy)."""
+    """Groups described in full (launch template, mixed instances policy, instances, capacity)."""
 
-    def describe_groups(self, names: list[str]) -> list[AwsItem]: ...
+    def describe_groups(self, names: list[str]) -> list[Group]: ...
 
-    def all_groups(self) -> list[AwsItem]: ...
+    def all_groups(self) -> list[Group]: ...
 
 
 class LaunchTemplates(Protocol):
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]: ...
 
-    def launch_template_version(self, template: AwsItem, version: str) -> AwsItem: ...
-
-    def template_version(self, template: AwsItem, version: str) -> TemplateVersion: ...
+    def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion: ...
 
     def create_launch_template_version(
-        self, template: AwsItem, source_version: str, image_id: str, description: str
-    ) -> AwsItem: ...
+        self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
+    ) -> TemplateVersion: ...
 
     def delete_launch_template_version(self, template_id: str, version: int) -> None: ...
 
@@ -90,9 +97,9 @@ class LaunchTemplates(Protocol):
 class Images(Protocol):
     def account_id(self) -> str: ...
 
-    def describe_image(self, image_id: str) -> AwsItem | None: ...
+    def describe_image(self, image_id: str) -> Image | None: ...
 
-    def images_built_by(self, image_builder_arn: str) -> list[AwsItem]: ...
+    def images_built_by(self, image_builder_arn: str) -> list[Image]: ...
 
     def get_parameter(self, name: str) -> ParameterRecord | None: ...
 
@@ -106,7 +113,13 @@ class Refreshes(Protocol):
         """The new refresh's id; raises :class:`RefreshAlreadyActive`."""
         ...
 
-    def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[AwsItem]: ...
+    def refreshes_of(self, group: str, refresh_ids: list[str] | None = None) -> list[Refresh]:
+        """The group's refreshes, newest first."""
+        ...
+
+    def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[AwsItem]:
+        """:meth:`refreshes_of` as AWS answers them (logic/supersede.py still reads these)."""
+        ...
 
 
 class RefreshStops(Protocol):
@@ -122,11 +135,11 @@ class RefreshStops(Protocol):
 
 
 class Alarms(Protocol):
-    def describe_alarms(self, names: list[str]) -> list[AwsItem]: ...
+    def describe_alarms(self, names: list[str]) -> list[Alarm]: ...
 
 
 class Metrics(Protocol):
-    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[AwsItem]: ...
+    def metric_data(self, queries: list[AwsItem], start: datetime, end: datetime) -> list[MetricResult]: ...
 
 
 class Executions(Protocol):

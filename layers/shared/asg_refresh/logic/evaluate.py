@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from asg_refresh.dal.ports import GatePorts
-from asg_refresh.logic.gates import evaluate_alarms, evaluate_metrics, evaluate_window, metric_queries
+from asg_refresh.dal.requests import metric_queries
+from asg_refresh.logic.gates import evaluate_alarms, evaluate_metrics, evaluate_window
 from asg_refresh.models.watch import GateVerdict, WatchState
 
 

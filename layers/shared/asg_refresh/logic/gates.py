@@ -10,9 +10,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from asg_refresh.dal.records import Alarm, Group, MetricResult
 from asg_refresh.models.gates import Freeze, MetricGate, TimeWindowGate, parse_time
 from asg_refresh.models.watch import GateEvidence, GateVerdict
 
@@ -25,12 +25,9 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
-def alarm_names_for(
-    group: dict[str, Any], requested: list[str], alarm_tag_key: str, defaults: list[str]
-) -> list[str]:
+def alarm_names_for(group: Group, requested: list[str], alarm_tag_key: str, defaults: list[str]) -> list[str]:
     """Alarms guarding ``group``: those of the event, the group's alarm tag, then the defaults."""
-    tagged = next((tag["Value"] for tag in group.get("Tags", []) if tag["Key"] == alarm_tag_key), "")
-    return alarm_names_tagged(tagged, requested, defaults)
+    return alarm_names_tagged(group.tag(alarm_tag_key), requested, defaults)
 
 
 def alarm_names_tagged(tagged: str | None, requested: list[str], defaults: list[str]) -> list[str]:
@@ -39,15 +36,15 @@ def alarm_names_tagged(tagged: str | None, requested: list[str], defaults: list[
     return list(dict.fromkeys(name for name in names if name))
 
 
-def evaluate_alarms(names: list[str], described: list[dict[str, Any]]) -> GateVerdict:
+def evaluate_alarms(names: list[str], described: list[Alarm]) -> GateVerdict:
     """Pass unless one of ``names`` is in ALARM or missing. INSUFFICIENT_DATA passes: new
     instances often have no datapoints yet, and AWS's own AlarmSpecification treats it alike."""
-    by_name = {alarm["AlarmName"]: alarm for alarm in described}
+    by_name = {alarm.name: alarm for alarm in described}
     evidence = [
         GateEvidence(
             name=name,
-            state=by_name[name]["StateValue"] if name in by_name else "MISSING",
-            reason=by_name[name].get("StateReason") if name in by_name else "no such alarm",
+            state=by_name[name].state if name in by_name else "MISSING",
+            reason=by_name[name].reason if name in by_name else "no such alarm",
         )
         for name in names
     ]
@@ -61,34 +58,14 @@ def evaluate_alarms(names: list[str], described: list[dict[str, Any]]) -> GateVe
     return GateVerdict(gate="cloudwatch-alarms", passed=not failing, summary=summary, evidence=evidence)
 
 
-def metric_queries(gates: list[MetricGate]) -> list[dict[str, Any]]:
-    """GetMetricData queries, one per gate, with ids the results are matched back by."""
-    return [
-        {
-            "Id": f"g{index}",
-            "Label": gate.name,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": gate.namespace,
-                    "MetricName": gate.metric_name,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in gate.dimensions.items()],
-                },
-                "Period": gate.period,
-                "Stat": gate.statistic,
-            },
-            "ReturnData": True,
-        }
-        for index, gate in enumerate(gates)
-    ]
-
-
-def evaluate_metrics(gates: list[MetricGate], results: list[dict[str, Any]]) -> GateVerdict:
+def evaluate_metrics(gates: list[MetricGate], results: list[MetricResult]) -> GateVerdict:
     """Each gate's datapoints in its window (GetMetricData results, newest first): the worst one
     decides, because one bad minute of 5xx is a bad minute."""
-    by_id = {result["Id"]: result for result in results}
+    by_id = {result.id: result for result in results}
     evidence, failing = [], []
     for index, gate in enumerate(gates):
-        values = [float(v) for v in by_id.get(f"g{index}", {}).get("Values", [])]
+        found = by_id.get(f"g{index}")
+        values = list(found.values) if found else []
         breached = [v for v in values if COMPARE[gate.comparison](v, gate.threshold)]
         if not values:
             state, reason = (

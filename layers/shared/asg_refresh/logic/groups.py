@@ -4,42 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-ACTIVE_REFRESH_STATUSES = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
+from asg_refresh.dal.records import ACTIVE_REFRESH_STATUSES, Group, LaunchTemplateSpec
+from asg_refresh.dal.records import active_refresh as active_of
+
+__all__ = [
+    "ACTIVE_REFRESH_STATUSES",
+    "active_of",
+    "active_refresh",
+    "execution_name",
+    "is_opted_in",
+    "launch_template_of",
+    "tag_value",
+]
 
 
-def tag_value(group: dict[str, Any], key: str) -> str | None:
-    return next((tag.get("Value", "") for tag in group.get("Tags", []) if tag["Key"] == key), None)
+def tag_value(group: Group, key: str) -> str | None:
+    return group.tag(key)
 
 
-def is_opted_in(group: dict[str, Any], key: str, value: str) -> bool:
-    return tag_value(group, key) == value
+def is_opted_in(group: Group, key: str, value: str) -> bool:
+    return group.is_opted_in(key, value)
 
 
-def launch_template_of(group: dict[str, Any]) -> dict[str, Any] | None:
+def launch_template_of(group: Group) -> LaunchTemplateSpec | None:
     """The group's launch template specification, directly or inside its MixedInstancesPolicy."""
-    if group.get("LaunchTemplate"):
-        return dict(group["LaunchTemplate"])
-    mixed = group.get("MixedInstancesPolicy") or {}
-    spec = (mixed.get("LaunchTemplate") or {}).get("LaunchTemplateSpecification")
-    return dict(spec) if spec else None
-
-
-def desired_configuration(group: dict[str, Any], template_id: str, version: int) -> dict[str, Any]:
-    """The group's own configuration with only the launch template version changed. A numbered
-    version (never $Latest or $Default) keeps RollbackInstanceRefresh possible."""
-    spec = {"LaunchTemplateId": template_id, "Version": str(version)}
-    mixed = group.get("MixedInstancesPolicy")
-    if not mixed:
-        return {"LaunchTemplate": spec}
-    launch_template = dict(mixed.get("LaunchTemplate") or {})
-    launch_template["LaunchTemplateSpecification"] = spec
-    policy = {"LaunchTemplate": launch_template}
-    if mixed.get("InstancesDistribution"):
-        policy["InstancesDistribution"] = mixed["InstancesDistribution"]
-    return {"MixedInstancesPolicy": policy}
+    return group.launch_template
 
 
 def active_refresh(refreshes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The active one of DescribeInstanceRefreshes' raw answer. Only logic/supersede.py still
+    reads refreshes raw; everything else takes records, and :func:`active_of`."""
     return next((r for r in refreshes if r.get("Status") in ACTIVE_REFRESH_STATUSES), None)
 
 

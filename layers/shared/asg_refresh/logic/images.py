@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from asg_refresh.dal.ports import Images
+from asg_refresh.dal.records import Image
 from asg_refresh.errors import ImageParameterNotAllowedError, ImageRejectedError
 from asg_refresh.models.deploy import DeployRequest, ImageSource, TriggerKind
 from asg_refresh.models.resources import ParameterRecord
@@ -59,21 +59,21 @@ def resolve_image_id(source: ImageSource, trigger: TriggerKind, aws: Images, set
             )
         return image_id_in(aws.get_parameter(name), name)
     assert source.image_builder_arn
-    images = [i for i in aws.images_built_by(source.image_builder_arn) if i.get("State") == "available"]
+    images = [i for i in aws.images_built_by(source.image_builder_arn) if i.state == "available"]
     if not images:
         raise ImageRejectedError(f"no available AMI in this region was built by {source.image_builder_arn}")
-    return str(max(images, key=lambda image: image.get("CreationDate", ""))["ImageId"])
+    return max(images, key=lambda image: image.creation_date).id
 
 
-def check_image(image_id: str, image: dict[str, Any] | None, allowed_owners: set[str]) -> None:
+def check_image(image_id: str, image: Image | None, allowed_owners: set[str]) -> None:
     """Raise unless the AMI exists, is available and is owned by an allowed account."""
     if image is None:
         raise ImageRejectedError(f"AMI {image_id} does not exist", image_id=image_id)
-    if image.get("State") != "available":
-        raise ImageRejectedError(f"AMI {image_id} is {image.get('State')}, not available", image_id=image_id)
-    if image.get("OwnerId") not in allowed_owners:
+    if image.state != "available":
+        raise ImageRejectedError(f"AMI {image_id} is {image.state}, not available", image_id=image_id)
+    if image.owner_id not in allowed_owners:
         raise ImageRejectedError(
-            f"AMI {image_id} is owned by {image.get('OwnerId')}, which is not an allowed owner",
+            f"AMI {image_id} is owned by {image.owner_id}, which is not an allowed owner",
             image_id=image_id,
         )
 

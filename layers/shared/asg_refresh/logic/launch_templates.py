@@ -20,11 +20,10 @@ A group refers to its template by id or by name, in ``LaunchTemplate`` or in its
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from asg_refresh.dal.ports import LaunchTemplates
+from asg_refresh.dal.records import Group, LaunchTemplateSpec
 from asg_refresh.errors import LaunchTemplateNotOptedInError, SharedLaunchTemplateError
-from asg_refresh.logic import groups as group_facts
 from asg_refresh.models.resources import LaunchTemplateRecord
 from asg_refresh.models.results import SkippedGroup
 
@@ -33,50 +32,44 @@ FLOATING_VERSIONS = frozenset({"$Latest", "$Default"})
 LISTED_FOLLOWERS = 10
 
 
-def template_specs(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def template_specs(group: Group) -> Iterator[LaunchTemplateSpec]:
     """Every launch template specification of the group: its own, and its overrides'."""
-    own = group_facts.launch_template_of(group)
-    if own:
-        yield own
-    mixed = (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
-    for override in mixed.get("Overrides") or []:
-        if override.get("LaunchTemplateSpecification"):
-            yield dict(override["LaunchTemplateSpecification"])
+    yield from group.template_specs
 
 
-def refers_to(spec: dict[str, Any], template: LaunchTemplateRecord) -> bool:
+def refers_to(spec: LaunchTemplateSpec, template: LaunchTemplateRecord) -> bool:
     """Whether ``spec`` names ``template``, by id or (when it carries no id) by name."""
-    if spec.get("LaunchTemplateId"):
-        return bool(spec["LaunchTemplateId"] == template.id)
-    return bool(spec.get("LaunchTemplateName")) and spec.get("LaunchTemplateName") == template.name
+    if spec.id:
+        return spec.id == template.id
+    return bool(spec.name) and spec.name == template.name
 
 
-def version_followed(spec: dict[str, Any]) -> str:
+def version_followed(spec: LaunchTemplateSpec) -> str:
     """The version a specification follows; AWS takes a missing one as ``$Default``."""
-    return str(spec.get("Version") or "$Default")
+    return spec.version_followed
 
 
-def template_of(group: dict[str, Any], templates: list[LaunchTemplateRecord]) -> LaunchTemplateRecord | None:
-    spec = group_facts.launch_template_of(group)
+def template_of(group: Group, templates: list[LaunchTemplateRecord]) -> LaunchTemplateRecord | None:
+    spec = group.launch_template
     return next((t for t in templates if spec and refers_to(spec, t)), None)
 
 
-def templates_to_describe(groups: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def templates_to_describe(groups: list[Group]) -> tuple[list[str], list[str]]:
     """The ids, and the names of templates known by name only, of the groups' own templates."""
     ids: list[str] = []
     names: list[str] = []
     for group in groups:
-        spec = group_facts.launch_template_of(group) or {}
-        if spec.get("LaunchTemplateId"):
-            ids.append(str(spec["LaunchTemplateId"]))
-        elif spec.get("LaunchTemplateName"):
-            names.append(str(spec["LaunchTemplateName"]))
+        spec = group.launch_template
+        if spec and spec.id:
+            ids.append(spec.id)
+        elif spec and spec.name:
+            names.append(spec.name)
     return ids, names
 
 
 def launch_template_refusals(
-    targets: list[dict[str, Any]],
-    fleet: list[dict[str, Any]],
+    targets: list[Group],
+    fleet: list[Group],
     templates: list[LaunchTemplateRecord],
     opt_in: tuple[str, str],
     *,
@@ -92,25 +85,23 @@ def launch_template_refusals(
     key, value = opt_in
     refused: dict[str, SkippedGroup] = {}
     for group in targets:
-        name = group["AutoScalingGroupName"]
         template = template_of(group, templates)
         if template is None:
-            refused[name] = _missing(group)
+            refused[group.name] = _missing(group)
         elif template.tags.get(key) != value:
-            refused[name] = _not_opted_in(name, template, key, value)
+            refused[group.name] = _not_opted_in(group.name, template, key, value)
     while True:
-        deployment = {g["AutoScalingGroupName"] for g in targets} - set(refused)
+        deployment = {g.name for g in targets} - set(refused)
         newly = {}
         for group in targets:
-            name = group["AutoScalingGroupName"]
-            if name in refused:
+            if group.name in refused:
                 continue
             template = template_of(group, templates)
             assert template is not None
-            members = {name} if each_group_alone else deployment
+            members = {group.name} if each_group_alone else deployment
             followers = _floating_followers(template, fleet, members, opt_in)
             if followers:
-                newly[name] = _shared(name, template, followers)
+                newly[group.name] = _shared(group.name, template, followers)
         if not newly:
             return refused
         refused |= newly
@@ -118,7 +109,7 @@ def launch_template_refusals(
 
 def _floating_followers(
     template: LaunchTemplateRecord,
-    fleet: list[dict[str, Any]],
+    fleet: list[Group],
     deployment: set[str],
     opt_in: tuple[str, str],
 ) -> list[str]:
@@ -126,16 +117,15 @@ def _floating_followers(
     refresh, each with the version it follows and why it counts."""
     followers = []
     for group in fleet:
-        name = group["AutoScalingGroupName"]
         floating = sorted(
-            {version_followed(s) for s in template_specs(group) if refers_to(s, template)} & FLOATING_VERSIONS
+            {s.version_followed for s in group.template_specs if refers_to(s, template)} & FLOATING_VERSIONS
         )
         if not floating:
             continue
-        if not group_facts.is_opted_in(group, *opt_in):
-            followers.append(f"{name} ({'/'.join(floating)}, not opted in)")
-        elif name not in deployment:
-            followers.append(f"{name} ({'/'.join(floating)}, not in this deployment)")
+        if not group.is_opted_in(*opt_in):
+            followers.append(f"{group.name} ({'/'.join(floating)}, not opted in)")
+        elif group.name not in deployment:
+            followers.append(f"{group.name} ({'/'.join(floating)}, not in this deployment)")
     return followers
 
 
@@ -167,11 +157,11 @@ def _not_opted_in(group: str, template: LaunchTemplateRecord, key: str, value: s
     )
 
 
-def _missing(group: dict[str, Any]) -> SkippedGroup:
-    spec = group_facts.launch_template_of(group) or {}
-    named = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName") or "?"
+def _missing(group: Group) -> SkippedGroup:
+    spec = group.launch_template
+    named = (spec.named if spec else None) or "?"
     return SkippedGroup(
-        group=group["AutoScalingGroupName"],
+        group=group.name,
         code="NO_LAUNCH_TEMPLATE",
         reason=f"its launch template {named} does not exist",
     )
@@ -182,33 +172,32 @@ class VersionImages:
     the version it was launched from (``Instances[].LaunchTemplate``); one without a version (a
     launch configuration) has no image to tell."""
 
-    def __init__(self, aws: LaunchTemplates, group_template: dict[str, Any]) -> None:
+    def __init__(self, aws: LaunchTemplates, group_template: LaunchTemplateSpec) -> None:
         self.aws, self.group_template = aws, group_template
         self.cache: dict[tuple[str, str], str | None] = {}
 
-    def image(self, spec: dict[str, Any] | None) -> str | None:
-        version = str((spec or {}).get("Version") or "")
+    def image(self, spec: LaunchTemplateSpec | None) -> str | None:
+        version = (spec.version if spec else None) or ""
         if not spec or not version:
             return None
-        named = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName")
-        template = spec if named else self.group_template
-        key = (str(template.get("LaunchTemplateId") or template.get("LaunchTemplateName")), version)
+        template = spec if spec.named else self.group_template
+        key = (str(template.named), version)
         if key not in self.cache:
             self.cache[key] = self.aws.template_version(template, version).image_id or None
         return self.cache[key]
 
-    def off_target(self, group: dict[str, Any], image_id: str, version: str) -> list[str]:
+    def off_target(self, group: Group, image_id: str, version: str) -> list[str]:
         """The group's in-service instances not on the target: ``image_id`` from ``version`` (the
         number of the group's version) of its template. A group is up to date when every one is,
         not when its launch template names the image (a refresh cancelled half-way leaves a
         template on the old image and instances on the new one)."""
-        named = {version, str(self.group_template.get("Version") or "$Default")}
+        named = {version, self.group_template.version_followed}
         return [
-            str(instance["InstanceId"])
-            for instance in group.get("Instances", [])
-            if instance.get("LifecycleState") == "InService"
+            instance.id
+            for instance in group.instances
+            if instance.lifecycle_state == "InService"
             and (
-                self.image(instance.get("LaunchTemplate") or None) != image_id
-                or str((instance.get("LaunchTemplate") or {}).get("Version")) not in named
+                self.image(instance.launch_template) != image_id
+                or str(instance.launch_template.version if instance.launch_template else None) not in named
             )
         ]

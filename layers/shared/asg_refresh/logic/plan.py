@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from asg_refresh.dal.ports import StartPorts
+from asg_refresh.dal.records import Group, GroupInstance
 from asg_refresh.errors import AlreadyUpToDateError
-from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.rollout import plan_rollout
@@ -61,7 +60,7 @@ def plan_deployment(
             plans.append(plan_group(group, image_id, preferences, aws, launch_seconds))
         except AlreadyUpToDateError as error:
             skipped.append(
-                SkippedGroup(group=group["AutoScalingGroupName"], code=error.code, reason=error.message)
+                SkippedGroup(group=group.name, code=error.code, reason=error.message)
             )
     return DeployPlan(
         image_id=image_id,
@@ -101,43 +100,42 @@ def gate_notes(gates: GateConfig, preferences: RefreshPreferences) -> list[str]:
 
 
 def plan_group(
-    group: dict[str, Any],
+    group: Group,
     image_id: str,
     preferences: RefreshPreferences,
     aws: StartPorts,
     launch_seconds: int = LAUNCH_SECONDS,
 ) -> GroupPlan:
-    name = group["AutoScalingGroupName"]
-    template = group_facts.launch_template_of(group)
+    name = group.name
+    template = group.launch_template
     assert template is not None
-    version = str(template.get("Version") or "$Default")
-    current = aws.launch_template_version(template, version)
-    current_image = current["LaunchTemplateData"].get("ImageId")
+    current = aws.template_version(template, template.version_followed)
+    current_image = current.image_id or None
     images = lt_rules.VersionImages(aws, template)
     # As StartRefresh judges it: up to date when the template and every in-service instance use
     # the image; a template on the image with instances off it is refreshed towards its own
     # version with SkipMatching, so only those are replaced.
     realign = current_image == image_id
-    behind = images.off_target(group, image_id, str(current["VersionNumber"])) if realign else []
+    behind = images.off_target(group, image_id, str(current.version)) if realign else []
     if realign and not behind:
         raise AlreadyUpToDateError(
             f"its launch template and every in-service instance already use {image_id}", group=name
         )
     # Otherwise the refresh targets a new numbered version: SkipMatching (which compares launch
     # template and version, as AWS does) leaves no instance alone, none runs that version yet.
-    target_version = str(current["VersionNumber"]) if realign else None
+    target_version = str(current.version) if realign else None
     instances = [_instance_plan(i, images, image_id, preferences, target_version) for i in _live(group)]
     to_replace = sum(1 for i in instances if i.action == "replace")
     warmup = _warmup(group, preferences)
     schedule = _group_schedule(group, preferences, to_replace, warmup, launch_seconds)
     return GroupPlan(
         group=name,
-        reason=f"opted in; launch template {current['LaunchTemplateId']} version {current['VersionNumber']} "
+        reason=f"opted in; launch template {current.template_id} version {current.version} "
         f"uses {current_image}"
         + (f", but {len(behind)} in-service instance(s) run another image or version" if behind else ""),
         desired=schedule.desired,
-        launch_template_id=str(current["LaunchTemplateId"]),
-        current_version=str(current["VersionNumber"]),
+        launch_template_id=current.template_id,
+        current_version=str(current.version),
         current_image_id=current_image,
         min_healthy_percentage=_min_healthy(preferences),
         max_healthy_percentage=preferences.max_healthy_percentage,
@@ -158,12 +156,12 @@ def plan_group(
 
 
 def _group_schedule(
-    group: dict[str, Any], preferences: RefreshPreferences, to_replace: int, warmup: int, launch_seconds: int
+    group: Group, preferences: RefreshPreferences, to_replace: int, warmup: int, launch_seconds: int
 ) -> Schedule:
     """The group's refresh simulated from its capacity now."""
     return simulate(
-        desired=int(group.get("DesiredCapacity", 0)),
-        in_service=sum(1 for i in group.get("Instances", []) if _healthy_in_service(i)),
+        desired=group.desired_capacity,
+        in_service=sum(1 for i in group.instances if _healthy_in_service(i)),
         total=len(_live(group)),
         to_replace=to_replace,
         preferences=preferences,
@@ -283,16 +281,16 @@ def _replace_batch(
 
 
 def _instance_plan(
-    instance: dict[str, Any],
+    instance: GroupInstance,
     images: lt_rules.VersionImages,
     image_id: str,
     preferences: RefreshPreferences,
     target_version: str | None = None,
 ) -> PlannedInstance:
-    version = (instance.get("LaunchTemplate") or {}).get("Version")
-    image = images.image(instance.get("LaunchTemplate") or None)
-    protected = instance.get("ProtectedFromScaleIn") and preferences.scale_in_protected_instances == "Ignore"
-    standby = instance.get("LifecycleState") == "Standby" and preferences.standby_instances == "Ignore"
+    version = instance.launch_template.version if instance.launch_template else None
+    image = images.image(instance.launch_template)
+    protected = instance.protected_from_scale_in and preferences.scale_in_protected_instances == "Ignore"
+    standby = instance.lifecycle_state == "Standby" and preferences.standby_instances == "Ignore"
     if protected or standby:
         action, reason = "keep", "ignored by the ScaleInProtectedInstances/StandbyInstances preference"
     elif target_version is not None and str(version) == target_version:
@@ -303,7 +301,7 @@ def _instance_plan(
     else:
         action, reason = "replace", f"runs {image} from version {version}"
     return PlannedInstance(
-        instance_id=instance["InstanceId"],
+        instance_id=instance.id,
         image_id=image,
         launch_template_version=version,
         action=action,
@@ -311,16 +309,12 @@ def _instance_plan(
     )
 
 
-def _live(group: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        i
-        for i in group.get("Instances", [])
-        if i.get("LifecycleState") in ("InService", "Pending", "Standby")
-    ]
+def _live(group: Group) -> list[GroupInstance]:
+    return [i for i in group.instances if i.lifecycle_state in ("InService", "Pending", "Standby")]
 
 
-def _healthy_in_service(instance: dict[str, Any]) -> bool:
-    return instance.get("LifecycleState") == "InService" and instance.get("HealthStatus") == "Healthy"
+def _healthy_in_service(instance: GroupInstance) -> bool:
+    return instance.lifecycle_state == "InService" and instance.health_status == "Healthy"
 
 
 def _min_healthy(preferences: RefreshPreferences) -> int:
@@ -333,10 +327,10 @@ def _checkpoint_delay(preferences: RefreshPreferences) -> int:
     return AWS_DEFAULT_CHECKPOINT_DELAY if value is None else value
 
 
-def _warmup(group: dict[str, Any], preferences: RefreshPreferences) -> int:
+def _warmup(group: Group, preferences: RefreshPreferences) -> int:
     if preferences.instance_warmup is not None:
         return preferences.instance_warmup
-    return int(group.get("DefaultInstanceWarmup") or group.get("HealthCheckGracePeriod") or 0)
+    return int(group.default_instance_warmup or group.health_check_grace_period or 0)
 
 
 # --- A rollout in waves ----------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from asg_refresh.dal.ports import Executions, ReconcileAudit, ReconcilePorts
-from asg_refresh.dal.records import Execution, Group
+from asg_refresh.dal.records import Execution, Group, Refresh, active_refresh
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import alarm_names_tagged
 from asg_refresh.logic.watch_input import watch_payload
@@ -79,10 +79,10 @@ def reconcile_watchers(
     for group in swept:
         if group.name in handled:
             continue
-        active = group_facts.active_refresh(aws.describe_refreshes(group.name))
+        active = active_refresh(aws.refreshes_of(group.name))
         if not active:
             continue
-        refresh_id = str(active["InstanceRefreshId"])
+        refresh_id = active.id
         recorded = audit.refresh(refresh_id) if audit else None
         if audit and refresh_id not in known:
             audit.record_sighting(group.name, refresh_id)
@@ -126,7 +126,7 @@ def _look_after_one(
     """One unfinished refresh (its audit items: the product's and, maybe, a sighting)."""
     refresh = None
     if group and group.is_opted_in(settings.opt_in_tag_key, settings.opt_in_tag_value):
-        refresh = group_facts.active_refresh(aws.describe_refreshes(group.name, [refresh_id]))
+        refresh = active_refresh(aws.refreshes_of(group.name, [refresh_id]))
     products = [item for item in items if item.get("item") != SIGHTING]
     check, ended = None, items
     if group is not None and refresh is not None:
@@ -142,13 +142,13 @@ def _look_after_one(
 
 def _ensure_watcher(
     group: Group,
-    refresh: dict[str, Any],
+    refresh: Refresh,
     aws: ReconcilePorts,
     settings: Settings,
     recorded: dict[str, Any] | None,
 ) -> WatcherCheck:
     assert settings.state_machine_arn
-    name, refresh_id = group.name, str(refresh["InstanceRefreshId"])
+    name, refresh_id = group.name, refresh.id
     # A refresh resumed after a hold or promote is watched by the execution that resumed it.
     known = (recorded or {}).get("watcher")
     described = aws.execution(settings.state_machine_arn, known) if known else None
@@ -186,28 +186,28 @@ def _running_in_chain(aws: Executions, state_machine_arn: str, execution: Execut
 
 def _watch_input(
     group: Group,
-    refresh: dict[str, Any],
+    refresh: Refresh,
     aws: ReconcilePorts,
     settings: Settings,
     recorded: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    refresh_id = str(refresh["InstanceRefreshId"])
-    spec = group_facts.launch_template_of(refresh.get("DesiredConfiguration") or {}) or {}
+    refresh_id = refresh.id
+    spec = refresh.target_template
     image_id = ""
-    if spec.get("Version"):
-        image_id = aws.template_version(spec, spec["Version"]).image_id
-    version = str(spec.get("Version", ""))
+    if spec and spec.version:
+        image_id = aws.template_version(spec, spec.version).image_id
+    version = (spec.version if spec else None) or ""
     watch = WatchInput(
         deployment_id=(recorded or {}).get("deployment_id") or f"adopted-{refresh_id}",
         group=group.name,
         refresh_id=refresh_id,
         image_id=image_id,
-        launch_template_id=str(spec.get("LaunchTemplateId", "")),
+        launch_template_id=(spec.id if spec else None) or "",
         launch_template_version=int(version) if version.isdigit() else None,
         alarms=(recorded or {}).get("alarms")
         or alarm_names_tagged(group.tag(settings.alarm_tag_key), [], settings.default_alarm_names),
         # The refresh's own Preferences: its checkpoint delays and bake time set the budget.
-        preferences=refresh.get("Preferences") or {},
+        preferences=refresh.preferences,
     )
     progress = WatchProgress()
     restores = (recorded or {}).get("restores")

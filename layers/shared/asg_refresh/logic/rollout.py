@@ -8,12 +8,11 @@ per call so that the state machine's Map can cap how many run at once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.dal.ports import StartPorts
+from asg_refresh.dal.records import Alarm
 from asg_refresh.errors import AsgRefreshError, LimitExceededError, NoTargetGroupsError
-from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import evaluate_alarms
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.start_refresh import select_groups, start_and_record
@@ -126,12 +125,10 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
 
 def _current_image(group_name: str, aws: StartPorts) -> str | None:
     found = aws.describe_groups([group_name])
-    template = group_facts.launch_template_of(found[0]) if found else None
+    template = found[0].launch_template if found else None
     if template is None:
         return None
-    version = aws.launch_template_version(template, str(template.get("Version") or "$Default"))
-    image = version["LaunchTemplateData"].get("ImageId")
-    return str(image) if image else None
+    return aws.template_version(template, template.version_followed).image_id or None
 
 
 def check_wave(
@@ -139,7 +136,7 @@ def check_wave(
     wave_index: int,
     results: list[GroupResult],
     earlier: list[WaveVerdict],
-    alarms: list[dict[str, Any]],
+    alarms: list[Alarm],
 ) -> WaveCheck:
     """The gate between waves: every group of the wave succeeded (or had nothing to do), and the
     rollout's own alarms are not in ALARM."""

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.dal.ports import RefreshAlreadyActive, StartPorts
+from asg_refresh.dal.records import Group, Refresh, TemplateVersion, active_refresh
+from asg_refresh.dal.requests import desired_configuration
 from asg_refresh.errors import (
     AlreadyUpToDateError,
     AsgRefreshError,
@@ -75,7 +77,7 @@ def start_deployment(
     sharers = _sharing_a_template(targets)
     read_first = dict(
         zip(
-            [group["AutoScalingGroupName"] for group in sharers],
+            [group.name for group in sharers],
             _in_parallel(sharers, lambda group: _current_version(group, aws)),
             strict=True,
         )
@@ -83,7 +85,7 @@ def start_deployment(
     for started in _in_parallel(
         targets,
         lambda group: _refresh_or_skip(
-            group, image_id, request, aws, settings, read_first.get(group["AutoScalingGroupName"]), waiting
+            group, image_id, request, aws, settings, read_first.get(group.name), waiting
         ),
     ):
         if isinstance(started, SkippedGroup):
@@ -122,16 +124,15 @@ def start_and_record(
     return result
 
 
-def _refuse_if_refreshing_elsewhere(targets: list[dict[str, Any]], image_id: str, aws: StartPorts) -> None:
+def _refuse_if_refreshing_elsewhere(targets: list[Group], image_id: str, aws: StartPorts) -> None:
     """The ``reject`` policy: refuse, before anything starts, if any target refreshes towards
     another image."""
 
-    def elsewhere(group: dict[str, Any]) -> str | None:
-        active = group_facts.active_refresh(aws.describe_refreshes(group["AutoScalingGroupName"]))
+    def elsewhere(group: Group) -> str | None:
+        active = active_refresh(aws.refreshes_of(group.name))
         if active is None or _target_image(active, aws) == image_id:
             return None
-        name, refresh_id = group["AutoScalingGroupName"], active["InstanceRefreshId"]
-        return f"{name}: refresh {refresh_id} is {active.get('Status')}"
+        return f"{group.name}: refresh {active.id} is {active.status}"
 
     busy = [found for found in _in_parallel(targets, elsewhere) if found]
     if busy:
@@ -141,7 +142,7 @@ def _refuse_if_refreshing_elsewhere(targets: list[dict[str, Any]], image_id: str
         )
 
 
-def _in_parallel(groups: list[dict[str, Any]], work: Callable[[dict[str, Any]], T]) -> list[T]:
+def _in_parallel(groups: list[Group], work: Callable[[Group], T]) -> list[T]:
     """``work`` for every group, a few at a time, results in the groups' order. Each group costs
     about six sequential AWS calls: a fleet of hundreds would not fit a Lambda timeout one by one."""
     if len(groups) <= 1:
@@ -150,34 +151,33 @@ def _in_parallel(groups: list[dict[str, Any]], work: Callable[[dict[str, Any]], 
         return list(pool.map(work, groups))
 
 
-def _sharing_a_template(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sharing_a_template(targets: list[Group]) -> list[Group]:
     """The targets whose launch template another target also uses."""
 
-    def key(group: dict[str, Any]) -> str:
-        spec = group_facts.launch_template_of(group) or {}
-        return str(spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName"))
+    def key(group: Group) -> str:
+        return str(group.launch_template.named if group.launch_template else None)
 
     users = Counter(key(group) for group in targets)
     return [group for group in targets if users[key(group)] > 1]
 
 
-def _current_version(group: dict[str, Any], aws: StartPorts) -> dict[str, Any]:
+def _current_version(group: Group, aws: StartPorts) -> TemplateVersion:
     """The launch template version the group runs now (``$Default`` when it names none)."""
-    template = group_facts.launch_template_of(group)
+    template = group.launch_template
     assert template is not None
-    return aws.launch_template_version(template, template.get("Version") or "$Default")
+    return aws.template_version(template, template.version_followed)
 
 
 def _refresh_or_skip(
-    group: dict[str, Any],
+    group: Group,
     image_id: str,
     request: DeployRequest,
     aws: StartPorts,
     settings: Settings,
-    current: dict[str, Any] | None = None,
+    current: TemplateVersion | None = None,
     waiting: WaitingRoom | None = None,
 ) -> StartedRefresh | SkippedGroup | QueuedGroup:
-    name = group["AutoScalingGroupName"]
+    name = group.name
     try:
         return refresh_group(group, image_id, request, aws, settings, current)
     except RefreshConflictError as error:
@@ -211,7 +211,7 @@ def _raise_for(skipped: list[SkippedGroup]) -> None:
 
 def select_groups(
     request: DeployRequest, aws: StartPorts, settings: Settings, *, each_group_alone: bool = False
-) -> tuple[list[dict[str, Any]], list[SkippedGroup]]:
+) -> tuple[list[Group], list[SkippedGroup]]:
     """The opted-in groups the request targets, and the others with the reason each is skipped.
 
     The region's groups are described once (one paged scan per invocation, whatever the number of
@@ -237,18 +237,18 @@ def select_groups(
         (settings.opt_in_tag_key, settings.opt_in_tag_value),
         each_group_alone=each_group_alone,
     )
-    skipped += [refused[g["AutoScalingGroupName"]] for g in targets if g["AutoScalingGroupName"] in refused]
-    return [g for g in targets if g["AutoScalingGroupName"] not in refused], skipped
+    skipped += [refused[g.name] for g in targets if g.name in refused]
+    return [g for g in targets if g.name not in refused], skipped
 
 
 def _targeted(
-    request: DeployRequest, fleet: list[dict[str, Any]], settings: Settings
-) -> tuple[list[dict[str, Any]], list[SkippedGroup]]:
+    request: DeployRequest, fleet: list[Group], settings: Settings
+) -> tuple[list[Group], list[SkippedGroup]]:
     """The groups the request names (and the names no group has), or those its tags select."""
     if request.groups:
         wanted = set(request.groups)
-        found = [group for group in fleet if group["AutoScalingGroupName"] in wanted]
-        known = {group["AutoScalingGroupName"] for group in found}
+        found = [group for group in fleet if group.name in wanted]
+        known = {group.name for group in found}
         missing = [
             SkippedGroup(group=name, code=GroupNotFoundError.code, reason="no such Auto Scaling group")
             for name in dict.fromkeys(request.groups)
@@ -256,26 +256,22 @@ def _targeted(
         ]
         return found, missing
     selector = request.tags or {settings.opt_in_tag_key: settings.opt_in_tag_value}
-    found = [
-        group
-        for group in fleet
-        if all(group_facts.tag_value(group, key) == value for key, value in selector.items())
-    ]
+    found = [group for group in fleet if all(group.tag(key) == value for key, value in selector.items())]
     return found, []
 
 
-def _refusal(group: dict[str, Any], request: DeployRequest, settings: Settings) -> SkippedGroup | None:
+def _refusal(group: Group, request: DeployRequest, settings: Settings) -> SkippedGroup | None:
     """Why a targeted group is skipped before its launch template is read, or None."""
-    name = group["AutoScalingGroupName"]
-    source = group_facts.tag_value(group, settings.source_tag_key)
+    name = group.name
+    source = group.tag(settings.source_tag_key)
     source_key = request.image.source_key
-    if not group_facts.is_opted_in(group, settings.opt_in_tag_key, settings.opt_in_tag_value):
+    if not group.is_opted_in(settings.opt_in_tag_key, settings.opt_in_tag_value):
         reason = f"not opted in: tag {settings.opt_in_tag_key}={settings.opt_in_tag_value} is missing"
         return SkippedGroup(group=name, code=GroupNotOptedInError.code, reason=reason)
     if source and source_key and not _explicit(request) and source != source_key:
         reason = f"its {settings.source_tag_key} tag names {source}, not {source_key}"
         return SkippedGroup(group=name, code="OTHER_SOURCE", reason=reason)
-    if group_facts.launch_template_of(group) is None:
+    if group.launch_template is None:
         reason = "uses a launch configuration; only launch templates can be refreshed"
         return SkippedGroup(group=name, code="NO_LAUNCH_TEMPLATE", reason=reason)
     return None
@@ -285,7 +281,7 @@ def _refusal(group: dict[str, Any], request: DeployRequest, settings: Settings) 
 class _GroupDeploy:
     """What one group's refresh is made of, shared by starting and attaching."""
 
-    group: dict[str, Any]
+    group: Group
     image_id: str
     request: DeployRequest
     gates: GateConfig
@@ -293,16 +289,16 @@ class _GroupDeploy:
 
     @property
     def name(self) -> str:
-        return str(self.group["AutoScalingGroupName"])
+        return self.group.name
 
 
 def refresh_group(
-    group: dict[str, Any],
+    group: Group,
     image_id: str,
     request: DeployRequest,
     aws: StartPorts,
     settings: Settings,
-    current: dict[str, Any] | None = None,
+    current: TemplateVersion | None = None,
 ) -> StartedRefresh:
     """Start the group's refresh onto a new numbered version of its launch template, made from
     ``current`` (the version it runs, read here unless given)."""
@@ -311,16 +307,14 @@ def refresh_group(
         group, [*request.alarms, *gates.alarms], settings.alarm_tag_key, settings.default_alarm_names
     )
     deploy = _GroupDeploy(group, image_id, request, gates, alarms)
-    template = group_facts.launch_template_of(group)
+    template = group.launch_template
     assert template is not None
-    active = group_facts.active_refresh(aws.describe_refreshes(deploy.name))
+    active = active_refresh(aws.refreshes_of(deploy.name))
     if active:
         return _attach(deploy, active, aws, settings)
     current = current or _current_version(group, aws)
-    if current["LaunchTemplateData"].get("ImageId") == image_id:
-        behind = lt_rules.VersionImages(aws, template).off_target(
-            group, image_id, str(current["VersionNumber"])
-        )
+    if current.image_id == image_id:
+        behind = lt_rules.VersionImages(aws, template).off_target(group, image_id, str(current.version))
         if not behind:
             raise AlreadyUpToDateError(
                 f"its launch template and every in-service instance already use {image_id}", group=deploy.name
@@ -328,16 +322,16 @@ def refresh_group(
         # The template names the image but some instances run another (a refresh cancelled
         # half-way): refresh towards the version the group runs, replacing only those.
         logger.info("instances off the image", extra={"group": deploy.name, "instances": behind})
-        return _start(deploy, current, int(current["VersionNumber"]), aws, settings, created=False)
+        return _start(deploy, current, current.version, aws, settings, created=False)
     created = aws.create_launch_template_version(
-        template, str(current["VersionNumber"]), image_id, f"asg-refresh {request.deployment_id}: {image_id}"
+        template, str(current.version), image_id, f"asg-refresh {request.deployment_id}: {image_id}"
     )
-    return _start(deploy, current, int(created["VersionNumber"]), aws, settings, created=True)
+    return _start(deploy, current, created.version, aws, settings, created=True)
 
 
 def _start(
     deploy: _GroupDeploy,
-    current: dict[str, Any],
+    current: TemplateVersion,
     version: int,
     aws: StartPorts,
     settings: Settings,
@@ -346,16 +340,16 @@ def _start(
 ) -> StartedRefresh:
     """Start the refresh towards ``version`` of the group's template (``created`` for this
     deployment, and so deleted again if the refresh does not start) and its watcher."""
-    template_id = str(current["LaunchTemplateId"])
+    template_id = current.template_id
     preferences = _preferences(deploy, settings, realign=not created).to_api()
-    desired = group_facts.desired_configuration(deploy.group, template_id, version)
+    desired = desired_configuration(deploy.group, template_id, version)
     try:
         refresh_id = aws.start_instance_refresh(deploy.name, deploy.request.strategy, desired, preferences)
     except RefreshAlreadyActive:
         # Another start won the race between our Describe and our Start.
         if created:
             aws.delete_launch_template_version(template_id, version)
-        active = group_facts.active_refresh(aws.describe_refreshes(deploy.name))
+        active = active_refresh(aws.refreshes_of(deploy.name))
         if active is None:
             raise
         return _attach(deploy, active, aws, settings)
@@ -365,11 +359,7 @@ def _start(
         raise
     logger.info("refresh started", extra={"group": deploy.name, "refresh_id": refresh_id, "version": version})
     # A restore goes back to the version the group ran, unless that is where this refresh goes.
-    previous = (
-        group_facts.desired_configuration(deploy.group, template_id, int(current["VersionNumber"]))
-        if created
-        else None
-    )
+    previous = desired_configuration(deploy.group, template_id, current.version) if created else None
     watch = _watch_input(deploy, refresh_id, template_id, version, desired, preferences, previous)
     return StartedRefresh(
         group=deploy.name,
@@ -382,25 +372,24 @@ def _start(
     )
 
 
-def _attach(
-    deploy: _GroupDeploy, active: dict[str, Any], aws: StartPorts, settings: Settings
-) -> StartedRefresh:
+def _attach(deploy: _GroupDeploy, active: Refresh, aws: StartPorts, settings: Settings) -> StartedRefresh:
     """Adopt a refresh already running towards the image (a redelivered event, a retry after a
     timeout); refuse one running towards anything else."""
-    refresh_id = str(active["InstanceRefreshId"])
-    desired = active.get("DesiredConfiguration") or {}
-    spec = group_facts.launch_template_of(desired)
+    refresh_id = active.id
+    spec = active.target_template
     target_image = _target_image(active, aws)
     if target_image != deploy.image_id:
         raise RefreshConflictError(
-            f"instance refresh {refresh_id} is {active.get('Status')} towards "
+            f"instance refresh {refresh_id} is {active.status} towards "
             f"{target_image or 'an unknown configuration'}, not {deploy.image_id}",
             group=deploy.name,
             refresh_id=refresh_id,
         )
-    template_id = str(spec["LaunchTemplateId"]) if spec and spec.get("LaunchTemplateId") else ""
-    version = int(spec["Version"]) if spec and str(spec.get("Version", "")).isdigit() else None
-    watch = _watch_input(deploy, refresh_id, template_id, version, desired, active.get("Preferences") or {})
+    template_id = spec.id if spec and spec.id else ""
+    version = int(spec.version) if spec and spec.version and spec.version.isdigit() else None
+    watch = _watch_input(
+        deploy, refresh_id, template_id, version, active.desired_configuration, active.preferences
+    )
     return StartedRefresh(
         group=deploy.name,
         refresh_id=refresh_id,
@@ -413,12 +402,12 @@ def _attach(
     )
 
 
-def _target_image(active: dict[str, Any], aws: StartPorts) -> str | None:
+def _target_image(active: Refresh, aws: StartPorts) -> str | None:
     """The image an active refresh goes towards (its desired configuration's version), if known."""
-    spec = group_facts.launch_template_of(active.get("DesiredConfiguration") or {})
-    if not spec or not spec.get("Version"):
+    spec = active.target_template
+    if not spec or not spec.version:
         return None
-    return aws.template_version(spec, spec["Version"]).image_id or None
+    return aws.template_version(spec, spec.version).image_id or None
 
 
 def _preferences(deploy: _GroupDeploy, settings: Settings, *, realign: bool = False) -> RefreshPreferences:

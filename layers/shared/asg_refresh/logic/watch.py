@@ -27,6 +27,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from asg_refresh.dal.requests import checkpoints_of, resumed_preferences
 from asg_refresh.logic.approvals import refused_verdict
 from asg_refresh.models.refresh import (
     ACTIVE_STATUSES,
@@ -309,19 +310,13 @@ def restart_preferences(state: WatchState, refresh: InstanceRefresh) -> dict[str
     """The preferences of the refresh that resumes ``refresh``: skip what is already replaced, and
     keep the checkpoints still ahead, rebased onto the instances that are left."""
     done = refresh.percentage_complete or 0
-    preferences = dict(state.preferences) | {"SkipMatching": True}
-    ahead = [c for c in preferences.get("CheckpointPercentages") or [] if c > done]
+    ahead = [c for c in checkpoints_of(state.preferences) if c > done]
     rebased = (
         sorted({min(100, max(1, math.ceil((c - done) * 100 / (100 - done)))) for c in ahead})
         if done < 100
         else []
     )
-    if rebased:
-        preferences["CheckpointPercentages"] = rebased
-    else:
-        preferences.pop("CheckpointPercentages", None)
-        preferences.pop("CheckpointDelay", None)
-    return preferences
+    return resumed_preferences(state.preferences, rebased)
 
 
 def restore_preferences(state: WatchState) -> dict[str, Any]:

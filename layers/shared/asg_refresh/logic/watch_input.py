@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asg_refresh.dal.requests import bake_time_of, checkpoint_delay_of, checkpoints_of
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.watch import WatchInput, WatchProgress
 
@@ -20,11 +21,11 @@ DEFAULT_CHECKPOINT_DELAY = 3600
 
 def watch_budget_seconds(preferences: dict[str, Any], gates: GateConfig) -> int:
     """How long the watcher follows a refresh before giving up on it (and cancelling it)."""
-    checkpoints = len(preferences.get("CheckpointPercentages") or [])
+    checkpoints = len(checkpoints_of(preferences))
     # A held deployment's checkpoints are promoted by the watcher, not waited out.
-    delay = 0 if gates.holds else int(preferences.get("CheckpointDelay", DEFAULT_CHECKPOINT_DELAY))
+    delay = 0 if gates.holds else checkpoint_delay_of(preferences, DEFAULT_CHECKPOINT_DELAY)
     approval = gates.approval.timeout_seconds if gates.approval else 0
-    return WATCH_BASE_BUDGET_SECONDS + checkpoints * (delay + approval) + int(preferences.get("BakeTime", 0))
+    return WATCH_BASE_BUDGET_SECONDS + checkpoints * (delay + approval) + bake_time_of(preferences)
 
 
 def watch_payload(watch: WatchInput, progress: WatchProgress | None = None) -> dict[str, Any]:

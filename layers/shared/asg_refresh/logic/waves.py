@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from asg_refresh.logic import groups as group_facts
+from asg_refresh.dal.records import Group
 from asg_refresh.models.results import SkippedGroup
 from asg_refresh.models.rollout import DEFAULT_WAVES, PlannedWave, WaveSpec
 
 
 def plan_waves(
-    targets: list[dict[str, Any]], specs: list[WaveSpec] | None
+    targets: list[Group], specs: list[WaveSpec] | None
 ) -> tuple[list[PlannedWave], list[SkippedGroup]]:
     """Each target group lands in the first wave that claims it; empty waves are dropped.
 
@@ -19,8 +18,8 @@ def plan_waves(
     small fleet still gets a non-empty first wave. Groups no wave claims are skipped, not dropped
     silently.
     """
-    names = sorted(group["AutoScalingGroupName"] for group in targets)
-    by_name = {group["AutoScalingGroupName"]: group for group in targets}
+    names = sorted(group.name for group in targets)
+    by_name = {group.name: group for group in targets}
     assigned: list[str] = []
     waves: list[PlannedWave] = []
     for spec in specs or list(DEFAULT_WAVES):
@@ -32,7 +31,7 @@ def plan_waves(
             chosen = [
                 name
                 for name in free
-                if all(group_facts.tag_value(by_name[name], k) == v for k, v in tags.items())
+                if all(by_name[name].tag(k) == v for k, v in tags.items())
             ]
         else:
             wanted = math.ceil((spec.percent or 0) * len(names) / 100)
