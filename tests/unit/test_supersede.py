@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from asg_refresh.dal.aws import refresh_record
+from asg_refresh.dal.records import Refresh
 from asg_refresh.logic.supersede import WaitingRoom, pinned_to, start_if_nothing_ahead, start_queued
 from asg_refresh.models.deploy import DeployRequest, ImageSource
 from asg_refresh.models.queue import QueuedDeployment, QueueDrain
@@ -37,8 +39,8 @@ class Refreshes:
         self.refreshes = list(refreshes)
         self.cancelled: list[str] = []
 
-    def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        return self.refreshes
+    def refreshes_of(self, group: str, refresh_ids: list[str] | None = None) -> list[Refresh]:
+        return [refresh_record(item) for item in self.refreshes]
 
     def cancel_refresh(self, group: str) -> str:
         self.cancelled.append(group)

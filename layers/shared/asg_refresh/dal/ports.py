@@ -117,10 +117,6 @@ class Refreshes(Protocol):
         """The group's refreshes, newest first."""
         ...
 
-    def describe_refreshes(self, group: str, refresh_ids: list[str] | None = None) -> list[AwsItem]:
-        """:meth:`refreshes_of` as AWS answers them (logic/supersede.py still reads these)."""
-        ...
-
 
 class RefreshStops(Protocol):
     """Rolling back or cancelling a group's active refresh."""

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from asg_refresh.dal.ports import TaskTokenClosed
 from asg_refresh.errors import ApprovalNotFoundError, ApprovalNotPendingError, ApproverNotAllowedError
-from asg_refresh.models.approval import ApprovalDecision, ApprovalRequest, PendingApproval
+from asg_refresh.models.approval import ApprovalDecision, ApprovalRequest, PendingApproval, TaskFailure
 from asg_refresh.models.watch import Approval, GateEvidence, GateVerdict
 
 #: 128 random bits, URL-safe: an approval id cannot be guessed and never reveals the token.
@@ -261,20 +261,22 @@ def refused_verdict(
                 GateEvidence(name=answer.by or "unknown", state="rejected", reason=answer.comment or None)
             ],
         )
-    name = str((error or {}).get("Error") or "no answer")
+    failure = TaskFailure.model_validate(error or {})
+    name = failure.error or "no answer"
     if name == "States.Timeout":
         summary = f"{at} not approved: nobody answered before the gate timed out ({name})"
     else:
-        cause = str((error or {}).get("Cause") or "")[:300]
+        cause = (failure.cause or "")[:300]
         summary = f"{at} not approved: {name}" + (f": {cause}" if cause else "")
     return GateVerdict(gate="manual-approval", passed=False, summary=summary)
 
 
 def _answer_in(error: dict[str, Any] | None) -> Approval | None:
     """The decision a rejection carries in its cause (``asg-refresh reject``)."""
-    if not error or error.get("Error") != REJECTED_ERROR:
+    failure = TaskFailure.model_validate(error or {})
+    if failure.error != REJECTED_ERROR:
         return None
     try:
-        return Approval.model_validate(json.loads(str(error.get("Cause") or "")))
+        return Approval.model_validate(json.loads(failure.cause or ""))
     except (ValueError, ValidationError):
         return None

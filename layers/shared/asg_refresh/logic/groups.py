@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from asg_refresh.dal.records import ACTIVE_REFRESH_STATUSES, Group, LaunchTemplateSpec
 from asg_refresh.dal.records import active_refresh as active_of
 
 __all__ = [
     "ACTIVE_REFRESH_STATUSES",
     "active_of",
-    "active_refresh",
     "execution_name",
     "is_opted_in",
     "launch_template_of",
@@ -29,12 +26,6 @@ def is_opted_in(group: Group, key: str, value: str) -> bool:
 def launch_template_of(group: Group) -> LaunchTemplateSpec | None:
     """The group's launch template specification, directly or inside its MixedInstancesPolicy."""
     return group.launch_template
-
-
-def active_refresh(refreshes: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The active one of DescribeInstanceRefreshes' raw answer. Only logic/supersede.py still
-    reads refreshes raw; everything else takes records, and :func:`active_of`."""
-    return next((r for r in refreshes if r.get("Status") in ACTIVE_REFRESH_STATUSES), None)
 
 
 def execution_name(refresh_id: str) -> str:

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from asg_refresh.dal.ports import DeploymentQueue, NoActiveRefresh, Refreshes, RefreshStops
-from asg_refresh.logic import groups as group_facts
+from asg_refresh.dal.records import active_refresh
 from asg_refresh.models.deploy import DeployRequest, ImageSource
 from asg_refresh.models.queue import QueuedDeployment, QueueDrain, QueueDrainResult
 from asg_refresh.models.results import QueuedGroup, StartResult
@@ -94,7 +94,7 @@ def start_queued(
     waiting = queue.queued_for(drain.group)
     if not waiting:
         return result
-    if group_facts.active_refresh(aws.describe_refreshes(drain.group)) is not None:
+    if active_refresh(aws.refreshes_of(drain.group)) is not None:
         # A watcher that broke, not a refresh that ended: the refresh's next watcher drains.
         result.reason = "a refresh of the group is still active: they keep waiting"
         return result
@@ -127,11 +127,11 @@ def start_if_nothing_ahead(
 ) -> QueueDrainResult | None:
     """Start a just-queued deployment at once if the refresh it waits behind has already ended
     (its watcher may have looked at the queue before this deployment was in it)."""
-    refreshes = aws.describe_refreshes(queued.group)
-    if group_facts.active_refresh(refreshes) is not None:
+    refreshes = aws.refreshes_of(queued.group)
+    if active_refresh(refreshes) is not None:
         return None
-    ahead = next((r for r in refreshes if r.get("InstanceRefreshId") == queued.behind_refresh_id), {})
+    ahead = next((r for r in refreshes if r.id == queued.behind_refresh_id), None)
     drain = QueueDrain(
-        group=queued.group, refresh_id=queued.behind_refresh_id, status=str(ahead.get("Status") or "Unknown")
+        group=queued.group, refresh_id=queued.behind_refresh_id, status=ahead.status if ahead else "Unknown"
     )
     return start_queued(drain, aws, queue, start)

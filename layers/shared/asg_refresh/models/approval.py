@@ -63,3 +63,12 @@ class ApprovalDecision(BaseModel):
     display_name: str | None = Field(default=None, max_length=256, description="Shown beside the ARN.")
     comment: str = Field(default="", max_length=2048)
     decided_at: datetime
+
+
+class TaskFailure(BaseModel):
+    """A Step Functions task's error as its Catch hands it on (``{"Error": ..., "Cause": ...}``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    error: str | None = Field(default=None, alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
