@@ -4,7 +4,7 @@
 #   make demo [ARGS="--scenario alarm"]      the live demo on the in-process emulation
 #   make test                                the default test tier (no Docker)
 #   make lint                                ruff, mypy, sam validate --lint, cfn-lint
-#   make scale                               the slow in-process tier (200 groups in waves)
+#   make scale                               the slow in-process tier (200 groups in waves, operator journeys)
 #   make e2e                                 sam build + sam local invoke against the local server
 #   make bench [ARGS=...]                    benchmarks/run.py
 #   make build                               sam build
