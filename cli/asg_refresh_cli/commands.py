@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,11 @@ from asg_refresh_cli import charts, dashboard, output, waiter
 from asg_refresh_cli.connection import Connection, OpsError, add_connection_options, connect
 from asg_refresh_cli.reads import (
     ROLLOUT_STATE_MACHINE,
+    audit_store,
     group_status,
     rollout_items,
     rollout_state,
+    shown_time,
     watch_note,
 )
 
@@ -92,7 +93,11 @@ def cmd_plan(args: argparse.Namespace, conn: Connection) -> int:
         plan = plan_deployment(
             request_from_message(message, "plan", "deploy"), conn.gateway(), conn.settings()
         )
-    _write_pictures(args, [charts.series_from_plan(group) for group in plan.groups])
+    planned = [charts.series_from_plan(group) for group in plan.groups]
+    if args.chart_dir:
+        _write_pngs(Path(args.chart_dir), planned)
+    if args.html:
+        charts.write_html(planned, Path(args.html))
     if args.json:
         output.emit_json(plan.model_dump(mode="json"))
     else:
@@ -184,11 +189,13 @@ def cmd_status(args: argparse.Namespace, conn: Connection) -> int:
     if not args.groups and not args.rollout:
         raise OpsError("name groups (GROUP ...) or a rollout (--rollout ID)")
 
+    store = audit_store(conn, args.audit_table)  # once, not at every poll
+
     def poll() -> output.StatusSnapshot:
         rollout = rollout_state(conn, args.rollout, args.state_machine_arn) if args.rollout else None
         rows = [group_status(conn, g) for g in _groups_of(args, conn)]
         for row in rows:
-            row["waiting_for"] = watch_note(conn, row, args.audit_table)
+            row["waiting_for"] = watch_note(store, row)
         return output.StatusSnapshot(rollout=rollout, rows=rows)
 
     # The pictures' time axis is the refreshes' clock: virtual when this command moves it.
@@ -216,10 +223,15 @@ def cmd_status(args: argparse.Namespace, conn: Connection) -> int:
             interval=args.interval,
         )
     if args.chart_dir or args.html:
-        series = samples.series(_gate_verdicts(conn, snapshot.rows, args.audit_table))
-        _write_pictures(argparse.Namespace(chart_dir=args.chart_dir, html=None), series)
+        recorded = {
+            row["group"]: (store.refresh(row["refresh_id"]) if store and row["refresh_id"] else None) or {}
+            for row in snapshot.rows
+        }
+        series = samples.series(_gate_verdicts(recorded))
+        if args.chart_dir:
+            _write_pngs(Path(args.chart_dir), series)
         if args.html:
-            dashboard.write(_dashboard(conn, snapshot, args), series, Path(args.html))
+            dashboard.write(_dashboard(recorded, snapshot, args), series, Path(args.html))
     if args.json:
         output.emit_json({"rollout": snapshot.rollout, "groups": snapshot.rows})
     else:
@@ -250,16 +262,12 @@ def _ended_badly(snapshot: output.StatusSnapshot) -> str | None:
 
 
 def _dashboard(
-    conn: Connection, snapshot: output.StatusSnapshot, args: argparse.Namespace
+    recorded: dict[str, dict[str, Any]], snapshot: output.StatusSnapshot, args: argparse.Namespace
 ) -> dashboard.Dashboard:
-    """The page's summary: each group's refresh as AWS and the audit table know it."""
-    try:
-        store: AuditStore | None = AuditStore(conn.gateway(), conn.find_audit_table(args.audit_table))
-    except OpsError:
-        store = None
+    """The page's summary: each group's refresh as AWS and (``recorded``) the audit table know it."""
     lines = []
     for row in snapshot.rows:
-        item = (store.refresh(row["refresh_id"]) if store and row["refresh_id"] else None) or {}
+        item = recorded.get(row["group"], {})
         outcome = item.get("outcome") or {}
         failed = outcome.get("failed_gate") or {}
         verdict = (
@@ -288,18 +296,15 @@ def _dashboard(
     )
 
 
-def _gate_verdicts(conn: Connection, rows: list[dict[str, Any]], table: str | None) -> dict[str, str]:
-    """What each group's watcher concluded (from its audit record), to mark on the picture."""
-    try:
-        store = AuditStore(conn.gateway(), conn.find_audit_table(table))
-    except OpsError:
-        return {}  # no audit table (another deployment of the app): the picture goes without
+def _gate_verdicts(recorded: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """What each group's watcher concluded (from its audit record), to mark on the picture; a
+    group without one (no audit table, no outcome yet) goes without."""
     verdicts = {}
-    for row in rows:
-        outcome = (store.refresh(row["refresh_id"]) or {}).get("outcome") if row["refresh_id"] else None
+    for group, item in recorded.items():
+        outcome = item.get("outcome")
         if outcome:
             failed = outcome.get("failed_gate")
-            verdicts[row["group"]] = f"gate failed: {failed['gate']}" if failed else "gates passed"
+            verdicts[group] = f"gate failed: {failed['gate']}" if failed else "gates passed"
     return verdicts
 
 
@@ -353,8 +358,8 @@ def cmd_history(args: argparse.Namespace, conn: Connection) -> int:
             {
                 "refresh_id": r["InstanceRefreshId"],
                 "status": r["Status"],
-                "started": _iso(r.get("StartTime")),
-                "ended": _iso(r.get("EndTime")),
+                "started": shown_time(r.get("StartTime")),
+                "ended": shown_time(r.get("EndTime")),
                 "reason": r.get("StatusReason"),
             }
             for r in refreshes["InstanceRefreshes"][: args.limit]
@@ -364,7 +369,7 @@ def cmd_history(args: argparse.Namespace, conn: Connection) -> int:
         rows = [
             {
                 "deployment_id": d["deployment_id"],
-                "created_at": _iso(d.get("created_at")),
+                "created_at": shown_time(d.get("created_at")),
                 "image_id": d.get("image_id"),
                 "groups": list(d.get("groups", [])),
                 "skipped": len(d.get("skipped", [])),
@@ -380,15 +385,6 @@ def cmd_history(args: argparse.Namespace, conn: Connection) -> int:
         table = [row | {"groups": ", ".join(row["groups"])} if "groups" in row else row for row in rows]
         output.rows_table("history", table)
     return 0
-
-
-def _iso(value: Any) -> str | None:
-    """A time as the CLI shows every time: ISO 8601 UTC to the second (AWS gives datetimes, the
-    audit table ISO strings)."""
-    if value is None or value == "":
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return timeutil.iso_seconds(moment)
 
 
 # --- approve / reject --------------------------------------------------------------------------
@@ -421,23 +417,17 @@ def cmd_decide(args: argparse.Namespace, conn: Connection) -> int:
 
 
 # --- pictures and registration -----------------------------------------------------------------
-def _write_pictures(args: argparse.Namespace, series: list[charts.CapacitySeries]) -> None:
-    if args.chart_dir:
-        folder = Path(args.chart_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        for one in series:
-            charts.write_png(one, folder / f"{one.group}.png")
-    if args.html:
-        charts.write_html(series, Path(args.html))
+def _write_pngs(folder: Path, series: list[charts.CapacitySeries]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for one in series:
+        charts.write_png(one, folder / f"{one.group}.png")
 
 
 def _run(handler: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             return int(handler(args, connect(args)))
-        except Exception as error:  # every failure ends as one line on stderr and exit 1
-            if not isinstance(error, ERRORS):
-                raise
+        except ERRORS as error:  # every expected failure: one line on stderr, exit 1
             print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
 

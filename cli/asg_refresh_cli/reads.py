@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -66,8 +67,8 @@ def group_status(conn: Connection, group: str) -> dict[str, Any]:
         "percentage_complete": latest.get("PercentageComplete", 0),
         "instances_to_update": latest.get("InstancesToUpdate", 0),
         "status_reason": latest.get("StatusReason"),
-        "started": timeutil.iso_seconds(latest["StartTime"]) if latest.get("StartTime") else None,
-        "ended": timeutil.iso_seconds(latest["EndTime"]) if latest.get("EndTime") else None,
+        "started": shown_time(latest.get("StartTime")),
+        "ended": shown_time(latest.get("EndTime")),
         "desired": desired,
         "in_service": sum(
             1
@@ -81,17 +82,22 @@ def group_status(conn: Connection, group: str) -> dict[str, Any]:
     }
 
 
-def watch_note(conn: Connection, row: dict[str, Any], table: str | None) -> str | None:
+def audit_store(conn: Connection, table: str | None) -> AuditStore | None:
+    """The audit table, found once (by name, a List call against AWS), or None where there is
+    none (another deployment of the app): what reads it then goes without."""
+    try:
+        return AuditStore(conn.gateway(), conn.find_audit_table(table))
+    except OpsError:
+        return None
+
+
+def watch_note(store: AuditStore | None, row: dict[str, Any]) -> str | None:
     """What a running refresh's watcher waits for, in one line, from the audit table: a person's
     approval (at which checkpoint, since when, who may answer, the commands), the restore of what
     earlier segments replaced, and deployments waiting behind the refresh. None when there is
     nothing to say or no audit table to read."""
     refresh_id = row.get("refresh_id")
-    if not refresh_id or row.get("status") not in group_facts.ACTIVE_REFRESH_STATUSES:
-        return None
-    try:
-        store = AuditStore(conn.gateway(), conn.find_audit_table(table))
-    except OpsError:
+    if store is None or not refresh_id or row.get("status") not in group_facts.ACTIVE_REFRESH_STATUSES:
         return None
     notes = []
     pending = [a for a in store.approvals_of(str(refresh_id)) if a.status == "pending"]
@@ -99,7 +105,7 @@ def watch_note(conn: Connection, row: dict[str, Any], table: str | None) -> str 
         asked = pending[-1]
         who = ", ".join(asked.allowed_approvers) or "anyone allowed to call SendTaskSuccess"
         notes.append(
-            f"waiting for approval at {asked.checkpoint}% since {timeutil.iso_seconds(asked.requested_at)} "
+            f"waiting for approval at {asked.checkpoint}% since {shown_time(asked.requested_at)} "
             f"(may answer: {who}): asg-refresh approve|reject --approval-id {asked.approval_id}"
         )
     if (store.refresh(str(refresh_id)) or {}).get("status") == "Restoring":
@@ -108,3 +114,12 @@ def watch_note(conn: Connection, row: dict[str, Any], table: str | None) -> str 
     if waiting:
         notes.append(f"{len(waiting)} deployment(s) waiting behind it, newest {waiting[-1].image_id}")
     return "; ".join(notes) or None
+
+
+def shown_time(value: Any) -> str | None:
+    """A time as the CLI shows every time: ISO 8601 UTC to the second (AWS gives datetimes, the
+    audit table ISO strings); None for none."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return timeutil.iso_seconds(moment)
