@@ -90,13 +90,20 @@ def start_queued(
 ) -> QueueDrainResult:
     """The group's refresh ended (``drain.status``): start its newest waiting deployment, or
     drop them all if that refresh did not succeed and nobody asked to replace it."""
-    result = QueueDrainResult(group=drain.group)
     waiting = queue.queued_for(drain.group)
-    if not waiting:
-        return result
-    if active_refresh(aws.refreshes_of(drain.group)) is not None:
+    if waiting and active_refresh(aws.refreshes_of(drain.group)) is not None:
         # A watcher that broke, not a refresh that ended: the refresh's next watcher drains.
-        result.reason = "a refresh of the group is still active: they keep waiting"
+        reason = "a refresh of the group is still active: they keep waiting"
+        return QueueDrainResult(group=drain.group, reason=reason)
+    return _start_newest(drain, waiting, queue, start)
+
+
+def _start_newest(
+    drain: QueueDrain, waiting: list[QueuedDeployment], queue: DeploymentQueue, start: Starter
+) -> QueueDrainResult:
+    """``waiting`` (oldest first), once nothing is active on the group."""
+    result = QueueDrainResult(group=drain.group)
+    if not waiting:
         return result
     *older, newest = waiting
     for queued in older:
@@ -134,4 +141,5 @@ def start_if_nothing_ahead(
     drain = QueueDrain(
         group=queued.group, refresh_id=queued.behind_refresh_id, status=ahead.status if ahead else "Unknown"
     )
-    return start_queued(drain, aws, queue, start)
+    # Nothing is active (just described): no need to describe the group again.
+    return _start_newest(drain, queue.queued_for(queued.group), queue, start)
