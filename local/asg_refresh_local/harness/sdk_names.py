@@ -16,15 +16,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore import xform_name
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+
+from asg_refresh_local.harness.sfn_errors import botocore_model
 
 
 @cache
 def operation(service: str, action: str) -> OperationModel:
     """botocore's model of ``action`` (boto3's snake_case name, as moto's interpreter has it)."""
-    model = botocore.session.get_session().get_service_model(service)
+    model = botocore_model(service)
     by_python_name = {xform_name(name): name for name in model.operation_names}
     return model.operation_model(by_python_name.get(action, action))
 

@@ -159,13 +159,14 @@ def exception_name(error_shape: str, java_sdk: int) -> str:
 
 
 @cache
-def _service_model(botocore_name: str) -> Any:
+def botocore_model(botocore_name: str) -> Any:
+    """botocore's model of a service, loaded once (sdk_names reads its operations' shapes too)."""
     return botocore.session.get_session().get_service_model(botocore_name)
 
 
 def service_model(integration: Integration) -> Any:
     """botocore's model of the integration's service (its error shapes and operations)."""
-    return _service_model(integration.botocore_name)
+    return botocore_model(integration.botocore_name)
 
 
 def aws_sdk_integration(service: str) -> Integration:
@@ -174,7 +175,7 @@ def aws_sdk_integration(service: str) -> Integration:
     if known is not None:
         return known
     try:
-        service_id = _service_model(service.lower()).service_id
+        service_id = botocore_model(service.lower()).service_id
     except UnknownServiceError:
         service_id = service
     return _aws_sdk(java_v2_service_name(str(service_id)), service.lower())
