@@ -342,3 +342,80 @@ def test_without_its_rules_role_the_rollout_request_is_dead_lettered(
     assert app.executions("RolloutWavesStateMachine") == []
     [dead] = app.dead_letters("DeadLetterQueue")
     assert dead["MessageAttributes"]["TARGET_ARN"] == app.physical_id("RolloutWavesStateMachine")
+
+
+def without_statement_sid(app: LocalApp, role_logical_id: str, sid: str) -> None:
+    """Drop the one statement named ``sid`` from a role's policies (the action may stay granted
+    elsewhere, on other resources)."""
+    principal = role(app, role_logical_id)
+    policies, dropped = [], 0
+    for name, document in copy.deepcopy(list(principal.policies)):
+        kept = [s for s in document["Statement"] if s.get("Sid") != sid]
+        dropped += len(document["Statement"]) - len(kept)
+        policies.append((name, {**document, "Statement": kept}))
+    assert dropped == 1, f"{role_logical_id} has {dropped} statements named {sid}"
+    replace_principal(app, principal, policies)
+
+
+def test_without_following_its_watchers_a_wave_cannot_judge_its_group(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str]
+) -> None:
+    # Given the rollout's role without its grant to describe the groups' watchers
+    old, new = images
+    fleet.group("web", old, size=1)
+    without_statement_sid(app, "RolloutWavesStateMachineRole", "FollowWatchers")
+
+    # When a rollout runs
+    arn = app.start_execution(
+        "RolloutWavesStateMachine", {"image_id": new, "preferences": {"MinHealthyPercentage": 0}}
+    )
+    execution = app.wait_for_execution(arn, timeout=200)
+
+    # Then the wave cannot take its group's outcome and fails it, refused where AWS refuses it
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "RolloutFailed"
+    (verdict,) = json.loads(execution["cause"])["verdicts"]
+    assert verdict["failed"] == ["web"]
+    watchers = {d.request.resource for d in ENFORCER.denials() if d.request.action == "states:DescribeExecution"}
+    assert watchers and all(":execution:asg-refresh-watch-refresh:" in arn for arn in watchers)
+
+
+def test_without_its_query_grant_no_waiting_deployment_starts_and_the_drain_is_dead_lettered(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    # Given StartRefresh's role without dynamodb:Query on the audit table, and an image queued
+    # behind a running refresh
+    old, second, third = (fleet.image(f"golden-{n}") for n in (1, 2, 3))
+    fleet.group("web", old, size=2)
+    without_statement_sid(app, "StartRefreshFunctionRole", "FindDeploymentsWaitingForAGroup")
+    first = deploy(app, second, ["web"])
+    queued = app.invoke("StartRefreshFunction", {"image_id": third, "groups": ["web"]})
+    assert queued["data"]["queued"][0]["policy"] == "queue"
+
+    # When the refresh ahead ends Successful
+    app.wait_for_execution(first["data"]["refreshes"][0]["execution_arn"])
+
+    # Then the waiting deployment cannot be found: nothing starts, and the drain is dead-lettered
+    assert [r["Status"] for r in fleet.refreshes("web")] == ["Successful"]
+    assert fleet.instance_images("web") == [second, second]
+    assert [d.request.action for d in ENFORCER.denials()] == ["dynamodb:Query"]
+    (dead,) = app.dead_letters("DeadLetterQueue")
+    assert "start_queued" in dead["Body"]["event"]
+    assert "dynamodb.query: AccessDeniedException" in dead["Body"]["error"]["message"]
+
+
+def test_without_its_cancel_grant_a_replacing_image_is_refused_and_the_refresh_runs_on(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    old, second, third = (fleet.image(f"golden-{n}") for n in (1, 2, 3))
+    fleet.group("web", old, size=4)
+    revoke(app, "StartRefreshFunctionRole", "autoscaling:CancelInstanceRefresh")
+    deploy(app, second, ["web"])
+
+    answer = app.invoke("StartRefreshFunction", {"image_id": third, "groups": ["web"], "supersede": "replace"})
+
+    assert answer["success"] is False
+    assert answer["error"]["details"]["aws_code"] == "AccessDenied"
+    assert "autoscaling:CancelInstanceRefresh" in answer["error"]["message"]
+    assert [r["Status"] for r in fleet.refreshes("web")] == ["Pending"]
+    assert [d.request.action for d in ENFORCER.denials()] == ["autoscaling:CancelInstanceRefresh"]
