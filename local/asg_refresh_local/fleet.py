@@ -108,6 +108,11 @@ class Fleet:
         self.set_alarm(name, state)
         return name
 
+    def composite_alarm(self, name: str, rule: str) -> str:
+        """A composite alarm over alarms that exist already (its state follows theirs)."""
+        self.client("cloudwatch").put_composite_alarm(AlarmName=name, AlarmRule=rule)
+        return name
+
     def set_alarm(self, name: str, state: str, reason: str = "set by the local fleet") -> None:
         self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 

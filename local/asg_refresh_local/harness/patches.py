@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import warnings
 
-from asg_refresh_local import moto_extras, moto_patches
+from asg_refresh_local import composite_alarms, moto_extras, moto_patches
 from asg_refresh_local.harness import asl_cache, events_targets, lambda_routing, stepfunctions_patches
 from asg_refresh_local.iam import moto_hooks as iam_hooks
 
@@ -31,6 +31,7 @@ def install_all(*, emulation: bool = True) -> None:
     asl_cache.install()
     iam_hooks.install()
     moto_extras.install_ec2_extras()
+    composite_alarms.install()
     _virtual_time_for_handlers()
     if emulation:
         install_emulation()

@@ -120,6 +120,15 @@ class Enforcer:
                     principal.session_arn,
                 )
 
+    def permits(self, principal: Principal, request: AuthRequest) -> bool:
+        """Whether the principal's policies allow ``request``, for what a service decides from the
+        caller's permissions without refusing the call (a grant used this way is recorded; a
+        refusal is not a denial of the call)."""
+        result = self._evaluate(principal.session_arn, principal.policies, request)
+        if result == ALLOWED:
+            self._record(principal.role_logical_id, request, result)
+        return result == ALLOWED
+
     def delivery(
         self, service_principal: str, action: str, resource: str, source_arn: str, *, account_id: str
     ) -> str | None:

@@ -15,7 +15,7 @@ import warnings
 from typing import Any
 
 from asg_refresh_local.iam.enforcer import ENFORCER, AccessDenied
-from asg_refresh_local.iam.policies import access_key_for
+from asg_refresh_local.iam.policies import Principal, access_key_for
 from asg_refresh_local.iam.requests import RequestView
 from asg_refresh_local.iam.resources import requests_for
 from asg_refresh_local.moto_patches import patch_object
@@ -44,11 +44,16 @@ def _denial_class() -> type:
     return IamDenial
 
 
-def _deny(response: Any) -> AccessDenied | None:
+def principal_of(response: Any) -> Principal | None:
+    """The template's role that signed the request moto answers, if any (and IAM is enforced)."""
     if not ENFORCER.active():
         return None
     match = _ACCESS_KEY.search(str(response.headers.get("Authorization", "")))
-    principal = ENFORCER.principal_for_key(match.group(1)) if match else None
+    return ENFORCER.principal_for_key(match.group(1)) if match else None
+
+
+def _deny(response: Any) -> AccessDenied | None:
+    principal = principal_of(response)
     if principal is None:
         return None
     view = RequestView(response)
