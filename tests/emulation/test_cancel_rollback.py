@@ -71,7 +71,7 @@ def test_manual_rollback_restores_the_previous_configuration(env: Env) -> None:
     assert row["Status"] == "RollbackInProgress"
     details = row["RollbackDetails"]
     assert details["PercentageCompleteOnRollback"] == 50
-    assert details["InstancesToUpdateOnRollback"] == 2
+    assert details["InstancesToUpdateOnRollback"] == 0  # the second batch had begun
     assert details["RollbackStartTime"] == row["StartTime"].__class__.fromtimestamp(
         CLOCK.timestamp(), tz=row["StartTime"].tzinfo
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -113,3 +114,39 @@ def test_a_vanished_refresh_disappears_from_describe(env: Env) -> None:
     env.emulation.faults.vanish(refresh_id)
     rows = env.asg.describe_instance_refreshes(AutoScalingGroupName="web", InstanceRefreshIds=[refresh_id])
     assert rows["InstanceRefreshes"] == []
+
+
+def test_page_tokens_are_opaque_and_belong_to_their_group(env: Env) -> None:
+    env.make_group(size=1)
+    env.make_group("api", size=1)
+    ids = run_refreshes(env, 3)
+    first = env.asg.describe_instance_refreshes(AutoScalingGroupName="web", MaxRecords=1)
+
+    token = first["NextToken"]
+    assert token not in ids  # no refresh id a caller could guess or forge
+    with pytest.raises(ClientError) as caught:
+        env.asg.describe_instance_refreshes(AutoScalingGroupName="api", NextToken=token)
+    assert caught.value.response["Error"]["Code"] == "InvalidNextToken"
+    with pytest.raises(ClientError) as caught:
+        env.asg.describe_instance_refreshes(AutoScalingGroupName="web", NextToken=ids[1])
+    assert caught.value.response["Error"]["Code"] == "InvalidNextToken"
+
+
+def test_times_are_whole_seconds_and_launches_are_on_the_refreshs_clock(env: Env) -> None:
+    # Given a clock between two seconds, as a scaled clock is at almost every instant
+    env.make_group(size=2)
+    CLOCK.advance(0.25)
+    env.start(MinHealthyPercentage=0, InstanceWarmup=0)
+
+    # When the refresh runs to its end long after its launches (one advance, caught up at once)
+    CLOCK.advance(3600)
+
+    # Then its times carry no fraction, as AWS's, and the new instances were launched when the
+    # refresh launched them (5 s pending), on its clock, not when the test's wall clock ran
+    row = env.refresh()
+    assert row["Status"] == "Successful"
+    assert (row["StartTime"].microsecond, row["EndTime"].microsecond) == (0, 0)
+    ids = [i["InstanceId"] for i in env.instances()]
+    reservations = env.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    launch_times = {i["LaunchTime"] for r in reservations for i in r["Instances"]}
+    assert launch_times == {row["StartTime"] + timedelta(seconds=5)}

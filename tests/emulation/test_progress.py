@@ -50,12 +50,13 @@ def test_progress_is_reported_as_instances_finish_warming_up(env: Env) -> None:
     CLOCK.advance(5 + 60)  # first batch in service, warming up
     row = env.refresh()
     assert row["Status"] == "InProgress"
-    assert (row["PercentageComplete"], row["InstancesToUpdate"]) == (0, 4)
+    # InstancesToUpdate falls when a replacement begins, PercentageComplete when it has warmed up
+    assert (row["PercentageComplete"], row["InstancesToUpdate"]) == (0, 2)
     assert "warm up" in row["StatusReason"]
-    CLOCK.advance(100)
+    CLOCK.advance(100)  # the first batch warmed up; the second began at once
     row = env.refresh()
-    assert (row["PercentageComplete"], row["InstancesToUpdate"]) == (50, 2)
-    assert row["ProgressDetails"]["LivePoolProgress"] == {"PercentageComplete": 50, "InstancesToUpdate": 2}
+    assert (row["Status"], row["PercentageComplete"], row["InstancesToUpdate"]) == ("InProgress", 50, 0)
+    assert row["ProgressDetails"]["LivePoolProgress"] == {"PercentageComplete": 50, "InstancesToUpdate": 0}
 
 
 def batches(env: Env) -> list[dict[str, object]]:
@@ -132,8 +133,8 @@ def test_skip_matching_leaves_matching_instances_alone(env: Env) -> None:
     on_v2 = {i["InstanceId"] for i in env.instances() if i["LaunchTemplate"]["Version"] == "2"}
     assert len(on_v2) == 2
     env.start(MinHealthyPercentage=50, InstanceWarmup=0, SkipMatching=True)
-    CLOCK.advance(5)
-    assert env.refresh()["InstancesToUpdate"] == 2
+    CLOCK.advance(5)  # one batch of two takes both instances off version 2; four would leave two
+    assert env.refresh()["InstancesToUpdate"] == 0
     assert env.run_until_done(step=60) == "Successful"
     ids = {i["InstanceId"] for i in env.instances()}
     assert on_v2 <= ids
@@ -144,8 +145,8 @@ def test_without_skip_matching_everything_is_replaced(env: Env) -> None:
     env.make_group(size=2, version="2")
     before = {i["InstanceId"] for i in env.instances()}
     env.start(MinHealthyPercentage=50, InstanceWarmup=0)
-    CLOCK.advance(5)
-    assert env.refresh()["InstancesToUpdate"] == 2
+    CLOCK.advance(5)  # the first of two one-instance batches began
+    assert env.refresh()["InstancesToUpdate"] == 1
     env.run_until_done(step=60)
     assert not before & {i["InstanceId"] for i in env.instances()}
 

@@ -11,7 +11,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import events, moto_ops
+from . import activities, events, moto_ops
 from .models import GroupConfig, InstanceConfig, Refresh, RollbackDetails, Status
 from .reasons import (
     REASON_ALARM,
@@ -166,7 +166,7 @@ def _sort_out_remaining(
         else:
             if verdict == "terminate":
                 # Standby instances sit outside the desired capacity: terminated, not replaced.
-                moto_ops.terminate(group, [instance_id])
+                _terminate(state, group, [instance_id], t)
             r.updated += 1
     if ready or blocked is None:
         r.blocked_since = None
@@ -254,7 +254,7 @@ def _start_batch(
     if r.strategy == "ReplaceRootVolume" and not rollback:
         _replace_root_volumes(state, r, group, t, old, config)
         return
-    moto_ops.terminate(group, old[:terminate_now])
+    _terminate(state, group, old[:terminate_now], t)
     r.batch_pending_terminations = old[terminate_now:]
     if state.faults.take_launch_failure(r.group_name):
         r.batch = []
@@ -311,7 +311,8 @@ def _launch(
 ) -> list[str]:
     if count <= 0:
         return []
-    launched = moto_ops.launch(group, config, count)
+    launched = moto_ops.launch(group, config, count, t)
+    activities.launched(state, group, [s.instance.id for s in launched], t)
     ready_at = t + timedelta(seconds=state.timings.launch_seconds)
     for s in launched:
         state.instance_configs[s.instance.id] = config
@@ -320,17 +321,25 @@ def _launch(
     return [s.instance.id for s in launched]
 
 
+def _terminate(
+    state: EmulationState, group: FakeAutoScalingGroup, instance_ids: list[str], t: datetime
+) -> None:
+    if instance_ids:
+        moto_ops.terminate(group, instance_ids)
+        activities.terminated(state, group, instance_ids, t)
+
+
 def _batch_launched(state: EmulationState, r: Refresh, group: FakeAutoScalingGroup, t: datetime) -> None:
     members = moto_ops.states_by_id(group)
     unhealthy = [i for i in r.batch if i in members and members[i].health_status == "Unhealthy"]
-    moto_ops.terminate(group, r.batch_pending_terminations)
+    _terminate(state, group, r.batch_pending_terminations, t)
     r.batch_pending_terminations = []
     if r.status is Status.CANCELLING:
         _cancelled(state, r, group, t)
         return
     if unhealthy:
         # AWS replaces instances that fail health checks; the refresh itself fails.
-        moto_ops.terminate(group, unhealthy)
+        _terminate(state, group, unhealthy, t)
         r.batch = []
         _fail(state, r, t, REASON_UNHEALTHY.format(instance=unhealthy[0]))
         return
@@ -420,7 +429,7 @@ def _alarm_tripped(state: EmulationState, r: Refresh, t: datetime) -> bool:
 
 
 def _fail(state: EmulationState, r: Refresh, t: datetime, reason: str) -> None:
-    _abort_in_flight(state, r)
+    _abort_in_flight(state, r, t)
     if r.status is Status.ROLLBACK_IN_PROGRESS:
         _end(state, r, t, Status.ROLLBACK_FAILED, reason, events.ROLLBACK_FAILED)
         return
@@ -463,7 +472,7 @@ def cancel(state: EmulationState, r: Refresh, t: datetime, wait: bool) -> None:
         return  # the in-flight batch finishes first; its step then ends the refresh
     group = state.group(r.group_name)
     if group is not None:
-        moto_ops.terminate(group, r.batch_pending_terminations)
+        _terminate(state, group, r.batch_pending_terminations, t)
     r.batch_pending_terminations = []
     _schedule(r, "cancelling", t + timedelta(seconds=state.timings.cancel_seconds))
 
@@ -508,20 +517,19 @@ def _spec_of(lt: dict[str, object] | None, mixed: dict[str, object] | None) -> d
     return None
 
 
-def _abort_in_flight(state: EmulationState, r: Refresh) -> None:
+def _abort_in_flight(state: EmulationState, r: Refresh, t: datetime) -> None:
     """Stop a batch midway: launches not yet in service are terminated, the old instances kept."""
     group = state.group(r.group_name)
     if group is not None and r.phase in ("launching", "launch_failed"):
         members = moto_ops.states_by_id(group)
-        moto_ops.terminate(
-            group, [i for i in r.batch if i in members and members[i].lifecycle_state == "Pending"]
-        )
+        pending = [i for i in r.batch if i in members and members[i].lifecycle_state == "Pending"]
+        _terminate(state, group, pending, t)
         r.batch = []
     r.batch_pending_terminations = []
 
 
 def start_rollback(state: EmulationState, r: Refresh, t: datetime, reason: str) -> None:
-    _abort_in_flight(state, r)
+    _abort_in_flight(state, r, t)
     r.rollback = RollbackDetails(reason, t, r.percentage_complete, r.instances_to_update)
     r.status = Status.ROLLBACK_IN_PROGRESS
     r.status_reason = reason

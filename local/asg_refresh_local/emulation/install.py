@@ -22,7 +22,7 @@ from asg_refresh_local.moto_patches import patch_object
 
 from . import engine, events, moto_ops
 from .models import InstanceConfig
-from .responses import HANDLERS
+from .responses import HANDLERS, describe_scaling_activities
 from .state import ATTRIBUTE, LOCK, EmulationState, existing_states, state_of
 
 _installed = False
@@ -43,6 +43,14 @@ def install() -> None:
                 why="instance refresh, which moto does not implement",
                 owner=__name__,
             )
+        patch_object(
+            AutoScalingResponse,
+            "describe_scaling_activities",
+            describe_scaling_activities,
+            kind="replace",
+            why="moto answers DescribeScalingActivities with nothing; a refresh's launches and terminations",
+            owner=__name__,
+        )
         _wrap_call_action()
         _wrap_group_writes()
         _wrap_group_pages()

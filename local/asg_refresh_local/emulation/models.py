@@ -132,7 +132,7 @@ class RollbackDetails:
         }
         return {
             "RollbackReason": self.reason,
-            "RollbackStartTime": self.start_time,
+            "RollbackStartTime": whole_seconds(self.start_time),
             "PercentageCompleteOnRollback": self.percentage_complete,
             "InstancesToUpdateOnRollback": self.instances_to_update,
             "ProgressDetailsOnRollback": {
@@ -198,9 +198,16 @@ class Refresh:
 
     @property
     def instances_to_update(self) -> int:
+        """Instances whose replacement has not begun. It falls as a batch starts, while
+        PercentageComplete waits for its warm-up: AWS shows "InProgress, 50 %, InstancesToUpdate
+        0" while the last batch warms up."""
         if self.rollback is not None:
             return self.rollback.instances_to_update
-        return max(self.total - self.updated, 0)
+        if self.status in (Status.SUCCESSFUL, Status.BAKING):
+            return 0
+        if self.status is Status.PENDING:
+            return self.total
+        return len(self.remaining)
 
     def to_api(self) -> dict[str, Any]:
         progress = {
@@ -211,7 +218,7 @@ class Refresh:
             "InstanceRefreshId": self.refresh_id,
             "AutoScalingGroupName": self.group_name,
             "Status": self.status.value,
-            "StartTime": self.start_time,
+            "StartTime": whole_seconds(self.start_time),
             "PercentageComplete": self.percentage_complete,
             "InstancesToUpdate": self.instances_to_update,
             "ProgressDetails": {
@@ -224,9 +231,14 @@ class Refresh:
         if self.status_reason:
             out["StatusReason"] = self.status_reason
         if self.end_time is not None:
-            out["EndTime"] = self.end_time
+            out["EndTime"] = whole_seconds(self.end_time)
         if self.desired_configuration:
             out["DesiredConfiguration"] = self.desired_configuration
         if self.rollback is not None:
             out["RollbackDetails"] = self.rollback.to_api()
         return out
+
+
+def whole_seconds(when: datetime) -> datetime:
+    """AWS gives instance refresh times to the second; a scaled clock's instants have fractions."""
+    return when.replace(microsecond=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from moto.autoscaling.models import InstanceState
@@ -124,9 +125,14 @@ def observed_config(instance_state: InstanceState) -> InstanceConfig:
 
 
 def launch(
-    group: FakeAutoScalingGroup, config: InstanceConfig, count: int, lifecycle_state: str = "Pending"
+    group: FakeAutoScalingGroup,
+    config: InstanceConfig,
+    count: int,
+    launched_at: datetime,
+    lifecycle_state: str = "Pending",
 ) -> list[InstanceState]:
-    """Run ``count`` instances of ``config`` in EC2 and attach them to the group."""
+    """Run ``count`` instances of ``config`` in EC2 and attach them to the group, launched at
+    ``launched_at`` on the clock the refresh runs on (EC2's LaunchTime)."""
     tags = group.get_propagated_tags()
     tags[ASG_NAME_TAG] = group.name
     template = group.ec2_backend.get_launch_template(config.launch_template_id)
@@ -148,6 +154,7 @@ def launch(
     states = []
     for instance in reservation.instances:
         instance.autoscaling_group = group  # type: ignore[attr-defined]
+        instance.launch_time = launched_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)  # naive UTC
         state = InstanceState(
             instance,
             lifecycle_state=lifecycle_state,

@@ -9,8 +9,8 @@ from moto.core.responses import ActionResult
 
 from asg_refresh_local.clock import CLOCK
 
-from . import service
-from .state import state_of
+from . import activities, engine, service
+from .state import LOCK, state_of
 
 
 def start_instance_refresh(self: AutoScalingResponse) -> ActionResult:
@@ -31,6 +31,14 @@ def cancel_instance_refresh(self: AutoScalingResponse) -> ActionResult:
 def rollback_instance_refresh(self: AutoScalingResponse) -> ActionResult:
     state = state_of(self.autoscaling_backend)
     return ActionResult({"InstanceRefreshId": service.rollback(state, _params(self), CLOCK.now())})
+
+
+def describe_scaling_activities(self: AutoScalingResponse) -> ActionResult:
+    """moto's answer is always empty: the activities of the refreshes' launches and terminations."""
+    state = state_of(self.autoscaling_backend)
+    engine.catch_up(state, CLOCK.now())
+    with LOCK:
+        return ActionResult(activities.describe(state, _params(self)))
 
 
 def _params(response: AutoScalingResponse) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -88,15 +90,30 @@ def describe(state: EmulationState, params: dict[str, Any], now: datetime) -> di
         start_at = 0
         token = params.get("NextToken")
         if token:
-            positions = [i for i, r in enumerate(rows) if r.refresh_id == token]
+            following = _page_token_refresh(token, group.name)
+            positions = [i for i, r in enumerate(rows) if r.refresh_id == following]
             if not positions:
                 raise InvalidNextToken()
             start_at = positions[0]
         page = rows[start_at : start_at + limit]
         out: dict[str, Any] = {"InstanceRefreshes": [r.to_api() for r in page]}
         if start_at + limit < len(rows):
-            out["NextToken"] = rows[start_at + limit].refresh_id
+            out["NextToken"] = _page_token(group.name, rows[start_at + limit].refresh_id)
         return out
+
+
+def _page_token(group: str, refresh_id: str) -> str:
+    """An opaque token, as AWS's are: it names the next page's first refresh and its group, so a
+    token is no refresh id a caller could guess, and one group's token is refused by another."""
+    return base64.urlsafe_b64encode(json.dumps([group, refresh_id]).encode()).decode()
+
+
+def _page_token_refresh(token: str, group: str) -> str | None:
+    try:
+        named_group, refresh_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        return None
+    return str(refresh_id) if named_group == group else None
 
 
 def cancel(state: EmulationState, params: dict[str, Any], now: datetime) -> str:

@@ -66,6 +66,8 @@ class EmulationState:
         self.timings = Timings()
         self.limits = Limits()
         self._timeline: dict[str, list[dict[str, Any]]] = {}
+        #: Scaling activities of the refreshes' launches and terminations, oldest first.
+        self.activities: list[dict[str, Any]] = []
         #: Events waiting for delivery (see events.deliver).
         self.outbox: list[dict[str, Any]] = []
 
