@@ -46,6 +46,19 @@ def terminated(
         _record(state, group, f"Terminating EC2 instance: {instance_id}", cause, t)
 
 
+def launch_abandoned(state: EmulationState, instance_id: str, token: str) -> None:
+    """A lifecycle hook abandoned the launch: AWS marks the launch's activity Cancelled."""
+    description = f"Launching a new EC2 instance: {instance_id}"
+    for activity in reversed(state.activities):
+        if activity["Description"] == description:
+            activity["StatusCode"] = "Cancelled"
+            activity["StatusMessage"] = (
+                "Instance failed to complete user's Lifecycle Action: Lifecycle Action with token "
+                f"{token} was abandoned: Lifecycle Action Completed with ABANDON Result"
+            )
+            return
+
+
 def describe(state: EmulationState, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeScalingActivities over what the emulation recorded, newest first."""
     limit = int(params.get("MaxRecords") or MAX_RECORDS)
