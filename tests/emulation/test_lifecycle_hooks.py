@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asg_refresh_local.clock import CLOCK
 
-from .conftest import START, Env
+from .conftest import NEW_AMI, START, Env, fresh_env
 from .test_events import drain, subscribe
+from .test_properties import check_capacity, preferences, run_to_end
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -299,3 +302,26 @@ def test_deleting_a_hook_abandons_the_launches_it_holds(env: Env) -> None:
     assert waiting not in lifecycle_states(env)
     assert env.status() == "Failed"
     assert env.asg.describe_lifecycle_hooks(AutoScalingGroupName="web")["LifecycleHooks"] == []
+
+
+@pytest.mark.usefixtures("_mocked")
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(1, 8),
+    prefs=preferences(),
+    launch_timeout=st.sampled_from([None, 30, 900]),
+    terminate_timeout=st.sampled_from([None, 30, 900]),
+)
+def test_with_hooks_capacity_stays_within_bounds_and_the_refresh_completes(
+    size: int, prefs: dict[str, Any], launch_timeout: int | None, terminate_timeout: int | None
+) -> None:
+    env = fresh_env()
+    env.make_group(size=size)
+    for transition, timeout in ((LAUNCHING, launch_timeout), (TERMINATING, terminate_timeout)):
+        if timeout is not None:
+            put_hook(env, transition, timeout=timeout, default="CONTINUE")
+    env.start(**prefs)
+    assert run_to_end(env) == "Successful"
+    check_capacity(env, prefs)
+    assert env.image_ids() == [NEW_AMI] * size
+    assert set(lifecycle_states(env).values()) == {"InService"}
