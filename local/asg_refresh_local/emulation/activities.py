@@ -3,8 +3,9 @@
 moto answers DescribeScalingActivities with an empty list. AWS records an activity for every
 launch and termination, a refresh's included; an operator reads them to see what a refresh did
 and why an instance went. Each activity here is Successful (a launch a lifecycle hook abandoned:
-Cancelled), timed by the refresh's clock, newest first, in pages of at most 100 with an opaque token. The Cause's wording follows AWS's pattern
-("At <time> ... in response to an instance refresh"), not a captured AWS answer.
+Cancelled), timed by the refresh's clock, newest first, in pages of at most 100 with an opaque
+token. The Cause's wording follows AWS's pattern ("At <time> ... in response to an instance
+refresh"), not a captured AWS answer.
 """
 
 from __future__ import annotations
