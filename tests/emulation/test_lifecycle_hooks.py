@@ -325,3 +325,41 @@ def test_with_hooks_capacity_stays_within_bounds_and_the_refresh_completes(
     check_capacity(env, prefs)
     assert env.image_ids() == [NEW_AMI] * size
     assert set(lifecycle_states(env).values()) == {"InService"}
+
+
+def test_a_cancel_waits_for_transitioning_instances_held_by_a_hook(env: Env) -> None:
+    env.make_group(size=2)
+    hook = put_hook(env)
+    env.start(MinHealthyPercentage=50, InstanceWarmup=0)
+    CLOCK.advance(FIRST_LAUNCH_WAITS_AT)
+    (waiting,) = in_state(env, "Pending:Wait")
+
+    # WaitForTransitioningInstances (default true): Cancelling until the launch is through
+    env.asg.cancel_instance_refresh(AutoScalingGroupName="web")
+    CLOCK.advance(300)
+    assert env.status() == "Cancelling"
+    complete(env, hook, InstanceId=waiting)
+    assert env.status() == "Cancelled"
+    assert lifecycle_states(env)[waiting] == "InService"
+
+
+def test_a_rollback_drops_launches_held_by_a_hook(env: Env) -> None:
+    env.make_group(size=2)
+    old = set(lifecycle_states(env))
+    put_hook(env)
+    env.start(MinHealthyPercentage=50, InstanceWarmup=0)
+    CLOCK.advance(FIRST_LAUNCH_WAITS_AT)
+    (waiting,) = in_state(env, "Pending:Wait")
+
+    env.asg.rollback_instance_refresh(AutoScalingGroupName="web")
+
+    # The held launch is terminated at once; the relaunch on v1 waits on the hook in its turn
+    assert waiting not in lifecycle_states(env)
+    CLOCK.advance(60)
+    (relaunch,) = in_state(env, "Pending:Wait")
+    complete(env, "boot", InstanceId=relaunch)
+    assert env.run_until_done(step=60) == "RollbackSuccessful"
+    remaining = lifecycle_states(env)
+    assert sorted(remaining.values()) == ["InService", "InService"]
+    assert len(set(remaining) & old) == 1  # the old instance the first batch did not terminate
+    assert relaunch in remaining
