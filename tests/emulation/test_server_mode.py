@@ -119,3 +119,53 @@ def test_faults_over_http(endpoint: str) -> None:
     with pytest.raises(ClientError) as caught:
         asg.describe_instance_refreshes(AutoScalingGroupName="nope")
     assert caught.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_lifecycle_actions_over_http(endpoint: str) -> None:
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+    CLOCK.reset(start=START)
+    ec2, asg = make_client("ec2", endpoint), make_client("autoscaling", endpoint)
+    template = ec2.create_launch_template(
+        LaunchTemplateName="hooked", LaunchTemplateData={"ImageId": OLD_AMI, "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="hooked",
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=1,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
+        AvailabilityZones=[f"{REGION}a"],
+    )
+    asg.put_lifecycle_hook(
+        AutoScalingGroupName="hooked",
+        LifecycleHookName="boot",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        HeartbeatTimeout=600,
+    )
+    asg.start_instance_refresh(
+        AutoScalingGroupName="hooked", Preferences={"MinHealthyPercentage": 0, "InstanceWarmup": 0}
+    )
+    CLOCK.advance(65)
+    (instance,) = asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]
+    assert instance["LifecycleState"] == "Pending:Wait"
+
+    asg.record_lifecycle_action_heartbeat(
+        AutoScalingGroupName="hooked", LifecycleHookName="boot", InstanceId=instance["InstanceId"]
+    )
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="hooked",
+        LifecycleHookName="boot",
+        LifecycleActionResult="CONTINUE",
+        InstanceId=instance["InstanceId"],
+    )
+    row = asg.describe_instance_refreshes(AutoScalingGroupName="hooked")["InstanceRefreshes"][0]
+    assert row["Status"] == "Successful"
+    with pytest.raises(ClientError) as caught:
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName="hooked",
+            LifecycleHookName="boot",
+            LifecycleActionResult="CONTINUE",
+            InstanceId=instance["InstanceId"],
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -2,9 +2,10 @@
 
 moto answers DescribeScalingActivities with an empty list. AWS records an activity for every
 launch and termination, a refresh's included; an operator reads them to see what a refresh did
-and why an instance went. Each activity here is Successful, timed by the refresh's clock, newest
-first, in pages of at most 100 with an opaque token. The Cause's wording follows AWS's pattern
-("At <time> ... in response to an instance refresh"), not a captured AWS answer.
+and why an instance went. Each activity here is Successful (a launch a lifecycle hook abandoned:
+Cancelled), timed by the refresh's clock, newest first, in pages of at most 100 with an opaque
+token. The Cause's wording follows AWS's pattern ("At <time> ... in response to an instance
+refresh"), not a captured AWS answer.
 """
 
 from __future__ import annotations
@@ -44,6 +45,19 @@ def terminated(
             "instance refresh."
         )
         _record(state, group, f"Terminating EC2 instance: {instance_id}", cause, t)
+
+
+def launch_abandoned(state: EmulationState, instance_id: str, token: str) -> None:
+    """A lifecycle hook abandoned the launch: AWS marks the launch's activity Cancelled."""
+    description = f"Launching a new EC2 instance: {instance_id}"
+    for activity in reversed(state.activities):
+        if activity["Description"] == description:
+            activity["StatusCode"] = "Cancelled"
+            activity["StatusMessage"] = (
+                "Instance failed to complete user's Lifecycle Action: Lifecycle Action with token "
+                f"{token} was abandoned: Lifecycle Action Completed with ABANDON Result"
+            )
+            return
 
 
 def describe(state: EmulationState, params: dict[str, Any]) -> dict[str, Any]:

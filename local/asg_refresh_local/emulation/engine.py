@@ -11,7 +11,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import activities, events, moto_ops
+from . import activities, events, hooks, moto_ops
 from .models import GroupConfig, InstanceConfig, Refresh, RollbackDetails, Status
 from .reasons import (
     REASON_ALARM,
@@ -19,6 +19,7 @@ from .reasons import (
     REASON_BLOCKED_TIMEOUT,
     REASON_CANCELLED,
     REASON_CHECKPOINT,
+    REASON_LAUNCH_ABANDONED,
     REASON_LAUNCH_FAILED,
     REASON_PROTECTED,
     REASON_ROLLBACK_LAUNCH_FAILED,
@@ -46,11 +47,15 @@ def catch_up_locked(state: EmulationState, now: datetime) -> None:
     with LOCK:
         for _ in range(MAX_STEPS_PER_CATCH_UP):
             timer_at = state.next_timer_at()
+            hook_at = hooks.next_deadline(state)
             due = [r for r in state.all_refreshes() if r.active and r.next_at is not None]
             refresh = min(due, key=lambda r: r.next_at or now) if due else None
             refresh_at = refresh.next_at if refresh is not None else None
-            if timer_at is not None and timer_at <= now and (refresh_at is None or timer_at <= refresh_at):
+            # At one instant: launches end first, then lifecycle hooks time out, then refreshes step.
+            if timer_at is not None and _first(timer_at, now, hook_at, refresh_at):
                 _finish_launch(state, timer_at)
+            elif hook_at is not None and _first(hook_at, now, refresh_at):
+                hooks.expire(state, hook_at)
             elif refresh is not None and refresh_at is not None and refresh_at <= now:
                 _step(state, refresh, refresh_at)
             else:
@@ -60,6 +65,11 @@ def catch_up_locked(state: EmulationState, now: datetime) -> None:
             if r.status in (Status.IN_PROGRESS, Status.BAKING) and _alarm_tripped(state, r, now):
                 catch_up_locked(state, now)
                 return
+
+
+def _first(at: datetime, now: datetime, *others: datetime | None) -> bool:
+    """Is ``at`` due by ``now`` and no later than any of ``others``?"""
+    return at <= now and all(o is None or at <= o for o in others)
 
 
 def _finish_launch(state: EmulationState, at: datetime) -> None:
@@ -73,6 +83,9 @@ def _finish_launch(state: EmulationState, at: datetime) -> None:
         instance = members[timer.group_name].get(timer.instance_id)
         if instance is None or instance.lifecycle_state != "Pending":
             continue
+        group = instance.auto_scaling_group
+        if timer.hooks and hooks.hold_launch(state, group, instance, at, timer.healthy):
+            continue  # Pending:Wait until its lifecycle actions complete
         instance.lifecycle_state = "InService"
         instance.health_status = "Healthy" if timer.healthy else "Unhealthy"
 
@@ -217,7 +230,7 @@ def _batch_size(r: Refresh, group: FakeAutoScalingGroup, available: int) -> tupl
     in_service = sum(
         1 for s in group.instance_states if s.lifecycle_state == "InService" and s.health_status == "Healthy"
     )
-    total = sum(1 for s in group.instance_states if s.lifecycle_state in ("InService", "Pending"))
+    total = _in_service_or_launching(group)
     prefs = r.preferences
     extra = max(0, prefs.max_total(desired) - total)
     down = max(0, in_service - prefs.min_in_service(desired))
@@ -230,6 +243,11 @@ def _batch_size(r: Refresh, group: FakeAutoScalingGroup, available: int) -> tupl
             down = 1
     size = min(extra + down, available)
     return size, max(0, size - extra)
+
+
+def _in_service_or_launching(group: FakeAutoScalingGroup) -> int:
+    states = ("InService", *hooks.LAUNCHING_STATES)
+    return sum(1 for s in group.instance_states if s.lifecycle_state in states)
 
 
 def _start_batch(
@@ -293,7 +311,8 @@ def _replace_root_volumes(
             s.instance.instance_type,
         )
         healthy = not state.faults.take_unhealthy(r.group_name)
-        state.add_timer(ready_at, r.group_name, instance_id, healthy)
+        # Lifecycle hooks for launches do not hold a root volume replacement (it has states of its own).
+        state.add_timer(ready_at, r.group_name, instance_id, healthy, hooks=False)
     r.batch = list(ids)
     r.batch_pending_terminations = []
     r.launched.extend(ids)
@@ -324,18 +343,33 @@ def _launch(
 def _terminate(
     state: EmulationState, group: FakeAutoScalingGroup, instance_ids: list[str], t: datetime
 ) -> None:
-    if instance_ids:
-        moto_ops.terminate(group, instance_ids)
-        activities.terminated(state, group, instance_ids, t)
+    # Instances a lifecycle hook holds in Terminating:Wait go when their actions complete.
+    now = hooks.hold_terminations(state, group, instance_ids, t)
+    if now:
+        moto_ops.terminate(group, now)
+        activities.terminated(state, group, now, t)
 
 
 def _batch_launched(state: EmulationState, r: Refresh, group: FakeAutoScalingGroup, t: datetime) -> None:
+    if hooks.waiting(group, hooks.LAUNCH_WAIT, r.batch):
+        # Warm-up starts once InService: wait for the launches' lifecycle actions (hooks.resolve wakes us).
+        r.phase = "launching"
+        return
     members = moto_ops.states_by_id(group)
     unhealthy = [i for i in r.batch if i in members and members[i].health_status == "Unhealthy"]
+    abandoned = [i for i in r.batch if i in state.abandoned_launches]
     _terminate(state, group, r.batch_pending_terminations, t)
     r.batch_pending_terminations = []
     if r.status is Status.CANCELLING:
         _cancelled(state, r, group, t)
+        return
+    if abandoned:
+        # A launch a hook abandoned is a failed launch: the refresh (or its rollback) fails.
+        r.batch = [i for i in r.batch if i not in abandoned]
+        if r.status is Status.ROLLBACK_IN_PROGRESS:
+            _end(state, r, t, Status.ROLLBACK_FAILED, REASON_ROLLBACK_LAUNCH_FAILED, events.ROLLBACK_FAILED)
+        else:
+            _fail(state, r, t, REASON_LAUNCH_ABANDONED.format(instance=abandoned[0]))
         return
     if unhealthy:
         # AWS replaces instances that fail health checks; the refresh itself fails.
@@ -361,6 +395,10 @@ def _launch_failed(state: EmulationState, r: Refresh, group: FakeAutoScalingGrou
 
 
 def _batch_warmed(state: EmulationState, r: Refresh, group: FakeAutoScalingGroup, t: datetime) -> None:
+    if hooks.waiting(group, hooks.TERMINATE_WAIT):
+        # The replaced instances are not gone yet: the batch ends with their termination hooks.
+        r.phase = "warming"
+        return
     done = len(r.batch)
     r.batch = []
     r.status_reason = None
@@ -444,7 +482,7 @@ def _fail(state: EmulationState, r: Refresh, t: datetime, reason: str) -> None:
 
 def _top_up(state: EmulationState, group: FakeAutoScalingGroup, config: InstanceConfig, t: datetime) -> None:
     """Relaunch to the desired capacity, as the group's own health replacement would."""
-    total = sum(1 for s in group.instance_states if s.lifecycle_state in ("InService", "Pending"))
+    total = _in_service_or_launching(group)
     missing = int(group.desired_capacity or 0) - total
     if missing > 0 and not state.faults.take_launch_failure(group.name):
         _launch(state, group, config, missing, t, check_health=False)
@@ -522,7 +560,8 @@ def _abort_in_flight(state: EmulationState, r: Refresh, t: datetime) -> None:
     group = state.group(r.group_name)
     if group is not None and r.phase in ("launching", "launch_failed"):
         members = moto_ops.states_by_id(group)
-        pending = [i for i in r.batch if i in members and members[i].lifecycle_state == "Pending"]
+        launching = hooks.LAUNCHING_STATES
+        pending = [i for i in r.batch if i in members and members[i].lifecycle_state in launching]
         _terminate(state, group, pending, t)
         r.batch = []
     r.batch_pending_terminations = []
@@ -558,7 +597,10 @@ def _next_rollback_batch(state: EmulationState, r: Refresh, group: FakeAutoScali
         # New instances still launching: replace them once they are up.
         _schedule(r, "batch", min(launching))
         return
-    total = sum(1 for s in group.instance_states if s.lifecycle_state in ("InService", "Pending"))
+    if hooks.waiting(group, hooks.LAUNCH_WAIT):
+        r.phase = "batch"  # launches held by lifecycle hooks: hooks.resolve wakes us
+        return
+    total = _in_service_or_launching(group)
     missing = int(group.desired_capacity or 0) - total
     if missing > 0:
         if state.faults.take_launch_failure(r.group_name):

@@ -42,12 +42,19 @@ def publish(
         "AutoScalingGroupName": refresh.group_name,
     }
     detail.update(extra or {})
+    queue(state, detail_type, detail, refresh.group_arn, when)
+
+
+def queue(
+    state: EmulationState, detail_type: str, detail: dict[str, Any], group_arn: str, when: datetime
+) -> None:
+    """Queue any Auto Scaling event about a group (lifecycle actions use it too)."""
     state.outbox.append(
         {
             "Source": SOURCE,
             "DetailType": detail_type,
             "Detail": json.dumps(detail),
-            "Resources": [refresh.group_arn],
+            "Resources": [group_arn],
             # moto's input template inlines ``time`` unquoted, so it must be a number (epoch seconds),
             # as a real client's PutEvents Time is; moto renders it ISO-8601 for the targets.
             "Time": int(when.timestamp()),

@@ -20,9 +20,9 @@ from moto.core.responses import ActionResult
 from asg_refresh_local.clock import CLOCK
 from asg_refresh_local.moto_patches import patch_object
 
-from . import engine, events, moto_ops
+from . import engine, events, hooks, moto_ops
 from .models import InstanceConfig
-from .responses import HANDLERS, describe_scaling_activities
+from .responses import HANDLERS, LIFECYCLE_HANDLERS, describe_scaling_activities
 from .state import ATTRIBUTE, LOCK, EmulationState, existing_states, state_of
 
 _installed = False
@@ -43,6 +43,15 @@ def install() -> None:
                 why="instance refresh, which moto does not implement",
                 owner=__name__,
             )
+        for name, handler in LIFECYCLE_HANDLERS.items():
+            patch_object(
+                AutoScalingResponse,
+                name,
+                handler,
+                kind="add",
+                why="lifecycle actions (complete, heartbeat), which moto does not implement",
+                owner=__name__,
+            )
         patch_object(
             AutoScalingResponse,
             "describe_scaling_activities",
@@ -55,6 +64,7 @@ def install() -> None:
         _wrap_group_writes()
         _wrap_group_pages()
         _wrap_group_launches()
+        _wrap_lifecycle_hooks()
         _patch_instance_launch_template()
         CLOCK.add_listener(_on_clock)
         _installed = True
@@ -210,5 +220,50 @@ def _patch_instance_launch_template() -> None:
         property(launch_template),
         kind="replace",
         why="DescribeAutoScalingGroups shows each instance's own template version",
+        owner=__name__,
+    )
+
+
+def _wrap_lifecycle_hooks() -> None:
+    """PutLifecycleHook keeps what moto drops; DeleteLifecycleHook completes the hook's actions first."""
+    original_put = AutoScalingResponse.put_lifecycle_hook
+    original_delete = AutoScalingResponse.delete_lifecycle_hook
+
+    def put_lifecycle_hook(self: AutoScalingResponse) -> Any:
+        params = self._get_params()
+        hooks.check_put(params)
+        result = original_put(self)
+        key = f"{params.get('AutoScalingGroupName')}_{params.get('LifecycleHookName')}"
+        hook = self.autoscaling_backend.lifecycle_hooks.get(key)
+        if hook is not None:
+            # moto answers a hard-coded role, queue and 48-hour GlobalTimeout, and drops the metadata.
+            hook.notification_metadata = params.get("NotificationMetadata")  # type: ignore[attr-defined]
+            hook.role_arn = params.get("RoleARN")  # type: ignore[assignment]
+            hook.notification_target_arn = params.get("NotificationTargetARN")  # type: ignore[assignment]
+            hook.global_timeout = hooks.global_timeout(int(hook.heartbeat_timeout))
+        return result
+
+    def delete_lifecycle_hook(self: AutoScalingResponse) -> Any:
+        state = state_of(self.autoscaling_backend)
+        with LOCK:
+            group, name = self._get_param("AutoScalingGroupName"), self._get_param("LifecycleHookName")
+            hooks.complete_outstanding(state, group, name, CLOCK.now())
+            engine.catch_up_locked(state, CLOCK.now())
+        return original_delete(self)
+
+    patch_object(
+        AutoScalingResponse,
+        "put_lifecycle_hook",
+        put_lifecycle_hook,
+        kind="wrap",
+        why="hooks keep NotificationMetadata, RoleARN, NotificationTargetARN and AWS's GlobalTimeout",
+        owner=__name__,
+    )
+    patch_object(
+        AutoScalingResponse,
+        "delete_lifecycle_hook",
+        delete_lifecycle_hook,
+        kind="wrap",
+        why="deleting a hook completes its outstanding actions (ABANDON launches, CONTINUE terminations)",
         owner=__name__,
     )

@@ -242,3 +242,22 @@ class Refresh:
 def whole_seconds(when: datetime) -> datetime:
     """AWS gives instance refresh times to the second; a scaled clock's instants have fractions."""
     return when.replace(microsecond=0)
+
+
+@dataclass
+class LifecycleAction:
+    """One instance held in Pending:Wait or Terminating:Wait by one lifecycle hook."""
+
+    token: str
+    group_name: str
+    hook_name: str
+    instance_id: str
+    transition: str
+    heartbeat_timeout: int
+    default_result: str
+    #: When the heartbeat timeout runs out (a heartbeat restarts it), and the hard limit after which
+    #: no heartbeat helps (GlobalTimeout from the moment the instance entered the wait).
+    deadline: datetime
+    global_deadline: datetime
+    #: A launch: the health it enters service with once every hook has continued it.
+    healthy: bool = True

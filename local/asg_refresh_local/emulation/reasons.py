@@ -22,6 +22,10 @@ REASON_BLOCKED_TIMEOUT = (
 REASON_LAUNCH_FAILED = (
     "Instance refresh failed: instances failed to launch. See the scaling activities for details."
 )
+REASON_LAUNCH_ABANDONED = (
+    "Instance refresh failed: instances failed to launch. {instance} failed to complete a lifecycle "
+    "action: it was abandoned. See the scaling activities for details."
+)
 REASON_UNHEALTHY = "Instance refresh failed: {instance} failed its health checks after launch."
 REASON_ALARM = "Instance refresh failed: CloudWatch alarm(s) {alarms} in ALARM state."
 REASON_CANCELLED = "Cancelled due to user request."

@@ -1,7 +1,10 @@
-"""Handlers for the four actions, added to moto's AutoScalingResponse by ``install``."""
+"""Handlers for the four instance refresh actions and the two lifecycle actions, added to moto's
+AutoScalingResponse by ``install``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from moto.autoscaling.responses import AutoScalingResponse
@@ -9,8 +12,8 @@ from moto.core.responses import ActionResult
 
 from asg_refresh_local.clock import CLOCK
 
-from . import activities, engine, service
-from .state import LOCK, state_of
+from . import activities, engine, hooks, service
+from .state import LOCK, EmulationState, state_of
 
 
 def start_instance_refresh(self: AutoScalingResponse) -> ActionResult:
@@ -41,6 +44,26 @@ def describe_scaling_activities(self: AutoScalingResponse) -> ActionResult:
         return ActionResult(activities.describe(state, _params(self)))
 
 
+def complete_lifecycle_action(self: AutoScalingResponse) -> ActionResult:
+    return _lifecycle_action(self, hooks.complete)
+
+
+def record_lifecycle_action_heartbeat(self: AutoScalingResponse) -> ActionResult:
+    return _lifecycle_action(self, hooks.heartbeat)
+
+
+def _lifecycle_action(
+    response: AutoScalingResponse, action: Callable[[EmulationState, dict[str, Any], datetime], None]
+) -> ActionResult:
+    state = state_of(response.autoscaling_backend)
+    now = CLOCK.now()
+    with LOCK:
+        action(state, _params(response), now)
+        # A launch let into service may end a batch's wait: step at once, as AWS moves on at once.
+        engine.catch_up_locked(state, now)
+    return ActionResult({})
+
+
 def _params(response: AutoScalingResponse) -> dict[str, Any]:
     params = response._get_params()
     return dict(params) if isinstance(params, dict) else {}
@@ -51,4 +74,9 @@ HANDLERS = {
     "describe_instance_refreshes": describe_instance_refreshes,
     "cancel_instance_refresh": cancel_instance_refresh,
     "rollback_instance_refresh": rollback_instance_refresh,
+}
+
+LIFECYCLE_HANDLERS = {
+    "complete_lifecycle_action": complete_lifecycle_action,
+    "record_lifecycle_action_heartbeat": record_lifecycle_action_heartbeat,
 }

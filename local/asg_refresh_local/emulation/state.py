@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .faults import Faults
-from .models import InstanceConfig, Refresh
+from .models import InstanceConfig, LifecycleAction, Refresh
 
 if TYPE_CHECKING:
     from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
@@ -51,6 +51,8 @@ class Timer:
     group_name: str = field(compare=False)
     instance_id: str = field(compare=False)
     healthy: bool = field(compare=False, default=True)
+    #: False for a root volume replacement, which lifecycle hooks for launches do not hold.
+    hooks: bool = field(compare=False, default=True)
 
 
 class EmulationState:
@@ -70,6 +72,10 @@ class EmulationState:
         self.activities: list[dict[str, Any]] = []
         #: Events waiting for delivery (see events.deliver).
         self.outbox: list[dict[str, Any]] = []
+        #: Lifecycle actions under way, by LifecycleActionToken (see hooks.py).
+        self.lifecycle_actions: dict[str, LifecycleAction] = {}
+        #: Launches a lifecycle hook abandoned: the refresh that made them counts them as failed.
+        self.abandoned_launches: set[str] = set()
 
     # Lookups
 
@@ -87,9 +93,11 @@ class EmulationState:
 
     # Instance launch timers
 
-    def add_timer(self, at: datetime, group_name: str, instance_id: str, healthy: bool = True) -> None:
+    def add_timer(
+        self, at: datetime, group_name: str, instance_id: str, healthy: bool = True, hooks: bool = True
+    ) -> None:
         self._timer_seq += 1
-        heapq.heappush(self.timers, Timer(at, self._timer_seq, group_name, instance_id, healthy))
+        heapq.heappush(self.timers, Timer(at, self._timer_seq, group_name, instance_id, healthy, hooks))
 
     def next_timer_at(self) -> datetime | None:
         return self.timers[0].at if self.timers else None
@@ -113,8 +121,8 @@ class EmulationState:
                     total += 1
                     if s.health_status == "Healthy":
                         in_service += 1
-                elif s.lifecycle_state == "Pending":
-                    total += 1
+                elif s.lifecycle_state.startswith("Pending"):
+                    total += 1  # Pending, or held by a lifecycle hook (Pending:Wait, Pending:Proceed)
             min_healthy = refresh.preferences.min_in_service(desired)
             max_healthy = refresh.preferences.max_total(desired)
         self._timeline.setdefault(refresh.group_name, []).append(
