@@ -14,7 +14,7 @@ from asg_refresh.dal.aws import AwsGateway, dead_letter_sender
 from asg_refresh.errors import AsgRefreshError
 from asg_refresh.invocation import as_product_error, mode_of, refuse, success
 from asg_refresh.logic.alarm_rollback import roll_back_for_alarm
-from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.observability import logger, metrics
 from asg_refresh.settings import Settings
 
 
@@ -37,7 +37,6 @@ class AlarmStateChangeEvent(EventBridgeModel):
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)

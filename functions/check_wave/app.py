@@ -11,7 +11,7 @@ from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.rollout import check_wave
 from asg_refresh.models.rollout import MAX_WAVES, GroupResult, RolloutPlan, WaveCheck
-from asg_refresh.observability import logger, tracer
+from asg_refresh.observability import logger
 from asg_refresh.settings import Settings
 
 
@@ -38,7 +38,6 @@ class CheckInput(BaseModel):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     try:

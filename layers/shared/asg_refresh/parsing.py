@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.envelopes import SnsEnvelope
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from asg_refresh.invocation import Source, as_product_error, source_of
@@ -60,12 +59,18 @@ def split_deliveries(event: Any, request_id: str) -> list[Delivery]:
     return deliveries
 
 
+def _sns_messages(event: Any, model: Any) -> list[Any]:
+    """What Powertools' ``SnsEnvelope`` does, without importing ``parser.envelopes``: that
+    package loads every envelope of every AWS service (about 85 ms of each cold start)."""
+    return [parse(event=record.Sns.Message, model=model) for record in SnsModel.model_validate(event).Records]
+
+
 def parse_deploy_trigger(event: Any, source: Source, deployment_id: str, region: str | None) -> DeployRequest:
     """``event`` as delivered by ``source`` (an SNS event holds exactly one record here)."""
     # Parser accepts annotated unions, which mypy cannot see as ``type[T]``.
     try:
         if source == "sns":
-            trigger = parse(event=event, model=SnsDeployMessage, envelope=SnsEnvelope)[0]  # type: ignore[call-overload]
+            trigger = _sns_messages(event, SnsDeployMessage)[0]
         elif source == "eventbridge":
             trigger = parse(event=event, model=DeployTriggerEvent)  # type: ignore[call-overload]
         else:
