@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.invocation import mode_of, task_error
-from asg_refresh.logic.rollout import check_wave
+from asg_refresh.logic.waves import check_wave
 from asg_refresh.models.base import Model
 from asg_refresh.models.rollout import MAX_WAVES, GroupResult, RolloutPlan, WaveCheck
 from asg_refresh.observability import logger

@@ -63,7 +63,9 @@ def split_deliveries(event: Any, request_id: str) -> list[Delivery]:
 def _sns_messages(event: Any, model: Any) -> list[Any]:
     """What Powertools' ``SnsEnvelope`` does, without importing ``parser.envelopes``: that
     package loads every envelope of every AWS service (about 85 ms of each cold start)."""
-    return [parse(event=record.Sns.Message, model=model) for record in SnsModel.model_validate(event).Records]
+    records = SnsModel.model_validate(event).Records
+    # Parser reads a string as JSON, as SnsEnvelope hands it each Message; its signature says dict.
+    return [parse(event=record.Sns.Message, model=model) for record in records]  # type: ignore[call-overload]
 
 
 def parse_deploy_trigger(event: Any, source: Source, deployment_id: str, region: str | None) -> DeployRequest:

@@ -1,8 +1,8 @@
 """The events that can start a deployment, as they arrive, named after their source.
 
 EventBridge events are ``EventBridgeModel`` subclasses with a typed ``detail`` and a literal
-``detail-type``, joined in one discriminated union; SNS messages are parsed by ``SnsEnvelope``
-into :data:`SnsDeployMessage`.
+``detail-type``, joined in one discriminated union; each SNS record's ``Message`` is parsed
+into :data:`SnsDeployMessage` (``parsing.py``, as Powertools' ``SnsEnvelope`` does).
 """
 
 from __future__ import annotations
