@@ -23,7 +23,7 @@ from pathlib import Path
 #: (role, action pattern) pairs the README explains: granted, but no local test can exercise them.
 EXPLAINED = {
     ("*", "logs:*"): "log delivery and Lambda's own log writing: CloudWatch Logs is not called by the code",
-    ("*", "xray:*"): "X-Ray tracing (Tracing: Active): the tests run with the tracer off",
+    ("*", "xray:*"): "X-Ray active tracing (Tracing: Active): Lambda sends the segments, not the code",
     ("*", "ec2:RunInstances"): "checked by Auto Scaling per resource the template launches",
     ("*", "ec2:CreateTags"): "checked only where a launch template tags what it launches",
     ("*", "iam:PassRole"): "checked only where a launch template names an instance profile",

@@ -8,28 +8,31 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from asg_refresh.dal.aws import AwsGateway, dead_letter_sender
 from asg_refresh.errors import AsgRefreshError
 from asg_refresh.invocation import as_product_error, mode_of, refuse, success
 from asg_refresh.logic.alarm_rollback import roll_back_for_alarm
-from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.models.base import DEFERRED, Model
+from asg_refresh.observability import logger, metrics
 from asg_refresh.settings import Settings
 
 
-class AlarmState(BaseModel):
+class AlarmState(Model):
     # CloudWatch's StateValue and StateReason (1-1023 characters).
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
     reason: str = Field(default="", max_length=1023)
 
 
-class AlarmStateChangeDetail(BaseModel):
+class AlarmStateChangeDetail(Model):
     alarm_name: str = Field(alias="alarmName", min_length=1, max_length=255)
     state: AlarmState
 
 
 class AlarmStateChangeEvent(EventBridgeModel):
+    model_config = DEFERRED
+
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
     detail: AlarmStateChangeDetail
@@ -37,7 +40,6 @@ class AlarmStateChangeEvent(EventBridgeModel):
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)

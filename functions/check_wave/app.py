@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Self
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.invocation import mode_of, task_error
-from asg_refresh.logic.rollout import check_wave
+from asg_refresh.logic.waves import check_wave
+from asg_refresh.models.base import Model
 from asg_refresh.models.rollout import MAX_WAVES, GroupResult, RolloutPlan, WaveCheck
-from asg_refresh.observability import logger, tracer
+from asg_refresh.observability import logger
 from asg_refresh.settings import Settings
 
 
@@ -21,7 +22,7 @@ class PendingWaveCheck(WaveCheck):
     next_wave: int = Field(ge=0, lt=MAX_WAVES)
 
 
-class CheckInput(BaseModel):
+class CheckInput(Model):
     model_config = ConfigDict(extra="ignore")
 
     plan: RolloutPlan
@@ -38,7 +39,6 @@ class CheckInput(BaseModel):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     try:

@@ -16,13 +16,12 @@ from asg_refresh.logic.evaluate import evaluate_gates
 from asg_refresh.logic.watch import decide, needs_gates
 from asg_refresh.logic.watch_audit import watch_records
 from asg_refresh.models.watch import WatchState
-from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.observability import logger, metrics
 from asg_refresh.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)

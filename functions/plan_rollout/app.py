@@ -11,13 +11,12 @@ from asg_refresh.errors import AsgRefreshError
 from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.rollout import plan_rollout
 from asg_refresh.models.rollout import WaveCheck
-from asg_refresh.observability import logger, tracer
+from asg_refresh.observability import logger
 from asg_refresh.parsing import parse_rollout_request
 from asg_refresh.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     try:

@@ -13,14 +13,13 @@ from asg_refresh.dal.aws import AwsGateway, dead_letter_sender
 from asg_refresh.errors import AsgRefreshError
 from asg_refresh.invocation import mode_of, refuse, success
 from asg_refresh.logic.reconcile import reconcile_watchers, record_sighting
-from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.observability import logger, metrics
 from asg_refresh.parsing import parse_reconcile_request
 from asg_refresh.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)

@@ -20,13 +20,12 @@ from asg_refresh.errors import AsgRefreshError
 from asg_refresh.invocation import mode_of, success, task_error
 from asg_refresh.logic.approvals import ask_for_approval
 from asg_refresh.models.approval import ApprovalRequest
-from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.observability import logger, metrics
 from asg_refresh.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)

@@ -17,7 +17,7 @@ from asg_refresh.invocation import Mode, mode_of, refuse, success
 from asg_refresh.logic.start_refresh import start_and_record
 from asg_refresh.logic.supersede import start_queued
 from asg_refresh.models.queue import QueueDrain, QueueDrainResult
-from asg_refresh.observability import logger, metrics, tracer
+from asg_refresh.observability import logger, metrics
 from asg_refresh.parsing import Delivery, parse_deploy_trigger, parse_queue_drain, split_deliveries
 from asg_refresh.settings import Settings
 
@@ -68,7 +68,6 @@ def start_what_waits(drain: QueueDrain, settings: Settings, aws: AwsGateway) -> 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)

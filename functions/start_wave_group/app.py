@@ -12,12 +12,11 @@ from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.rollout import start_wave_item
 from asg_refresh.models.rollout import WaveItem
-from asg_refresh.observability import logger, tracer
+from asg_refresh.observability import logger
 from asg_refresh.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from asg_refresh.dal.aws import alarm_record
-from asg_refresh.logic.rollout import STATE_LIMIT_BYTES, check_wave, state_bytes
+from asg_refresh.logic.rollout import STATE_LIMIT_BYTES, state_bytes
+from asg_refresh.logic.waves import check_wave
 from asg_refresh.models.rollout import GroupResult, PlannedWave, RolloutMessage, RolloutPlan, WaveVerdict
 
 IMAGE = "ami-0123456789abcdef0"

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.deploy import SupersedePolicy
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import RefreshPreferences
@@ -23,7 +24,7 @@ _CSV_FIELDS = (
 _PARAMETER_PATH = r"^[a-zA-Z0-9_.\-/]+$"
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     region: str | None = None

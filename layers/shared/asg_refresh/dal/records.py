@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.refresh import InstanceRefresh, RefreshStatus
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 ACTIVE_REFRESH_STATUSES = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
 
 
-class Record(BaseModel):
+class Record(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from pydantic import BaseModel
-
 from asg_refresh.dal.ports import (
     AlarmRollbackPorts,
     NoActiveRefresh,
@@ -15,19 +13,20 @@ from asg_refresh.dal.ports import (
     TaggedGroups,
 )
 from asg_refresh.dal.records import Group
+from asg_refresh.models.base import Model
 from asg_refresh.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-class GroupAction(BaseModel):
+class GroupAction(Model):
     group: str
     action: Literal["rolled-back", "cancelled", "nothing-active", "not-opted-in"]
     refresh_id: str | None = None
     reason: str | None = None
 
 
-class AlarmRollbackResult(BaseModel):
+class AlarmRollbackResult(Model):
     alarm: str
     actions: list[GroupAction]
 

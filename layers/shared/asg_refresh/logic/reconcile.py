@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from asg_refresh.dal.ports import Executions, ReconcileAudit, ReconcilePorts
 from asg_refresh.dal.records import Execution, Group, Refresh, active_refresh
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import alarm_names_tagged
 from asg_refresh.logic.watch_input import watch_payload
+from asg_refresh.models.base import Model
 from asg_refresh.models.watch import WatchInput, WatchProgress
 from asg_refresh.settings import Settings
 
@@ -45,7 +44,7 @@ SWEEP_GROUPS_PER_RUN = 20
 SIGHTING = "sighting"
 
 
-class WatcherCheck(BaseModel):
+class WatcherCheck(Model):
     group: str
     refresh_id: str
     action: Literal["watched", "started", "gave-up", "sighted"]

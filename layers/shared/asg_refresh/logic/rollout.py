@@ -11,21 +11,16 @@ from datetime import datetime
 
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.dal.ports import StartPorts
-from asg_refresh.dal.records import Alarm
 from asg_refresh.errors import AsgRefreshError, LimitExceededError, NoTargetGroupsError
-from asg_refresh.logic.gates import evaluate_alarms
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.start_refresh import select_groups, start_and_record
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.logic.waves import plan_waves
 from asg_refresh.models.rollout import (
-    GroupResult,
     GroupStart,
     RolloutMessage,
     RolloutPlan,
-    WaveCheck,
     WaveItem,
-    WaveVerdict,
 )
 from asg_refresh.settings import Settings
 
@@ -129,47 +124,3 @@ def _current_image(group_name: str, aws: StartPorts) -> str | None:
     if template is None:
         return None
     return aws.template_version(template, template.version_followed).image_id or None
-
-
-def check_wave(
-    plan: RolloutPlan,
-    wave_index: int,
-    results: list[GroupResult],
-    earlier: list[WaveVerdict],
-    alarms: list[Alarm],
-) -> WaveCheck:
-    """The gate between waves: every group of the wave succeeded (or had nothing to do), and the
-    rollout's own alarms are not in ALARM."""
-    wave = plan.waves[wave_index]
-    succeeded = [r for r in results if r.status == "started" and r.refresh_status == "Successful"]
-    skipped = [r.group for r in results if r.status == "skipped"]
-    failed = [r.group for r in results if r not in succeeded and r.status != "skipped"]
-    gate = evaluate_alarms(plan.message.alarms or [], alarms)
-    verdict = WaveVerdict(
-        wave=wave_index,
-        name=wave.name,
-        passed=not failed and gate.passed,
-        succeeded=[r.group for r in succeeded],
-        skipped=skipped,
-        failed=failed,
-        gate=gate.summary,
-        previous_images={r.group: r.previous_image_id for r in succeeded if r.previous_image_id},
-    )
-    verdicts = [*earlier, verdict]
-    if not verdict.passed:
-        revert: list[GroupStart] = []
-        if plan.message.rollback_previous_waves:
-            revert = [
-                GroupStart(group=group, status="started", previous_image_id=image)
-                for done in earlier
-                for group, image in done.previous_images.items()
-            ]
-        return WaveCheck(
-            next_wave=None, verdicts=verdicts, status="failed", revert=revert, reverting=bool(revert)
-        )
-    last = wave_index + 1 >= len(plan.waves)
-    return WaveCheck(
-        next_wave=None if last else wave_index + 1,
-        verdicts=verdicts,
-        status="succeeded" if last else "running",
-    )

@@ -61,8 +61,6 @@ RESTORE_PREFERENCES = (
 )
 
 
-#: What a refresh that reports no Preferences is read with: AWS's own defaults.
-NO_PREFERENCES = DescribedPreferences()
 #: CheckpointDelay when a refresh reports checkpoints but no delay (AWS's default: an hour).
 DEFAULT_CHECKPOINT_DELAY = 3600
 
@@ -83,7 +81,9 @@ def needs_gates(state: WatchState) -> bool:
 
 
 def _preferences(refresh: InstanceRefresh) -> DescribedPreferences:
-    return refresh.preferences or NO_PREFERENCES
+    # A refresh that reports no Preferences is read with AWS's own defaults (made here, not at
+    # import: a model built at import costs every cold start).
+    return refresh.preferences or DescribedPreferences()
 
 
 def checkpoint_reached(refresh: InstanceRefresh) -> int | None:

@@ -1,12 +1,26 @@
-"""Cut a fleet into ordered waves: named groups, tag selectors, then cumulative shares of the fleet."""
+"""Cut a fleet into ordered waves (named groups, tag selectors, then cumulative shares of the
+fleet), and judge a wave once it is done.
+
+Apart from ``logic/rollout.py``: CheckWave judges a wave without loading what starting a group
+needs (``logic/start_refresh.py`` and what it imports, about 45 ms of each cold start)."""
 
 from __future__ import annotations
 
 import math
 
-from asg_refresh.dal.records import Group
+from asg_refresh.dal.records import Alarm, Group
+from asg_refresh.logic.gates import evaluate_alarms
 from asg_refresh.models.results import SkippedGroup
-from asg_refresh.models.rollout import DEFAULT_WAVES, PlannedWave, WaveSpec
+from asg_refresh.models.rollout import (
+    DEFAULT_WAVES,
+    GroupResult,
+    GroupStart,
+    PlannedWave,
+    RolloutPlan,
+    WaveCheck,
+    WaveSpec,
+    WaveVerdict,
+)
 
 
 def plan_waves(
@@ -42,3 +56,47 @@ def plan_waves(
     left = [name for name in names if name not in set(assigned)]
     skipped = [SkippedGroup(group=name, code="NOT_IN_A_WAVE", reason="no wave selects it") for name in left]
     return waves, skipped
+
+
+def check_wave(
+    plan: RolloutPlan,
+    wave_index: int,
+    results: list[GroupResult],
+    earlier: list[WaveVerdict],
+    alarms: list[Alarm],
+) -> WaveCheck:
+    """The gate between waves: every group of the wave succeeded (or had nothing to do), and the
+    rollout's own alarms are not in ALARM."""
+    wave = plan.waves[wave_index]
+    succeeded = [r for r in results if r.status == "started" and r.refresh_status == "Successful"]
+    skipped = [r.group for r in results if r.status == "skipped"]
+    failed = [r.group for r in results if r not in succeeded and r.status != "skipped"]
+    gate = evaluate_alarms(plan.message.alarms or [], alarms)
+    verdict = WaveVerdict(
+        wave=wave_index,
+        name=wave.name,
+        passed=not failed and gate.passed,
+        succeeded=[r.group for r in succeeded],
+        skipped=skipped,
+        failed=failed,
+        gate=gate.summary,
+        previous_images={r.group: r.previous_image_id for r in succeeded if r.previous_image_id},
+    )
+    verdicts = [*earlier, verdict]
+    if not verdict.passed:
+        revert: list[GroupStart] = []
+        if plan.message.rollback_previous_waves:
+            revert = [
+                GroupStart(group=group, status="started", previous_image_id=image)
+                for done in earlier
+                for group, image in done.previous_images.items()
+            ]
+        return WaveCheck(
+            next_wave=None, verdicts=verdicts, status="failed", revert=revert, reverting=bool(revert)
+        )
+    last = wave_index + 1 >= len(plan.waves)
+    return WaveCheck(
+        next_wave=None if last else wave_index + 1,
+        verdicts=verdicts,
+        status="succeeded" if last else "running",
+    )

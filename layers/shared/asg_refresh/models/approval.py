@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from asg_refresh.models.base import Model
 
 #: pending until someone decides; expired when Step Functions no longer takes the answer.
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
@@ -14,7 +16,7 @@ ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 ApproverPattern = str
 
 
-class ApprovalRequest(BaseModel):
+class ApprovalRequest(Model):
     #: Step Functions' TaskToken: 1-2048 characters.
     token: str = Field(min_length=1, max_length=2048)
     deployment_id: str = Field(min_length=1, max_length=255)
@@ -25,7 +27,7 @@ class ApprovalRequest(BaseModel):
     checkpoint: int = Field(ge=1, le=100)
 
 
-class PendingApproval(BaseModel):
+class PendingApproval(Model):
     """One question asked of a person, as the audit table keeps it (``dal/audit.py``).
 
     The task token lives here and nowhere else a person can read: the notification names the
@@ -53,7 +55,7 @@ class PendingApproval(BaseModel):
     closed_reason: str | None = Field(default=None, description="Why an approval expired.")
 
 
-class ApprovalDecision(BaseModel):
+class ApprovalDecision(Model):
     """What ``asg-refresh approve|reject`` sends back: the SendTaskSuccess output, or the
     SendTaskFailure cause (error ``ApprovalRejected``). The watcher reads it as ``Approval``."""
 
@@ -65,7 +67,7 @@ class ApprovalDecision(BaseModel):
     decided_at: datetime
 
 
-class TaskFailure(BaseModel):
+class TaskFailure(Model):
     """A Step Functions task's error as its Catch hands it on (``{"Error": ..., "Cause": ...}``)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

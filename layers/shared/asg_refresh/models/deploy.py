@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import AlarmName, RefreshPreferences
 
@@ -22,7 +23,7 @@ TriggerKind = Literal["imagebuilder", "imagebuilder-sns", "ssm-parameter", "ec2-
 SupersedePolicy = Literal["queue", "replace", "reject"]
 
 
-class DeployMessage(BaseModel):
+class DeployMessage(Model):
     """A deploy request as people and pipelines write it: the custom EventBridge event's detail,
     a plain JSON SNS message, or the payload of a manual invocation."""
 
@@ -53,7 +54,7 @@ class DeployMessage(BaseModel):
         return self
 
 
-class ImageSource(BaseModel):
+class ImageSource(Model):
     """Where the new AMI comes from; exactly one field is set."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,7 +81,7 @@ class ImageSource(BaseModel):
         return None
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(Model):
     """What StartRefresh acts on, whatever the trigger was."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

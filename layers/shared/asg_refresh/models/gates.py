@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.preferences import AlarmName
 
 Day = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -24,7 +25,7 @@ Comparison = Literal[
 ]
 
 
-class _Gate(BaseModel):
+class _Gate(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.results import SkippedGroup
 
 InstanceAction = Literal["replace", "keep"]
 
 
-class PlannedInstance(BaseModel):
+class PlannedInstance(Model):
     instance_id: str
     image_id: str | None
     launch_template_version: str | None
@@ -19,7 +20,7 @@ class PlannedInstance(BaseModel):
     reason: str
 
 
-class PlannedBatch(BaseModel):
+class PlannedBatch(Model):
     index: int = Field(ge=0)
     size: int = Field(ge=1, description="Instances replaced in this batch.")
     terminated_first: int = Field(ge=0, description="Old instances terminated before the launches.")
@@ -30,7 +31,7 @@ class PlannedBatch(BaseModel):
     max_total: int = Field(ge=0)
 
 
-class CapacitySample(BaseModel):
+class CapacitySample(Model):
     """One point of the capacity-over-time picture, in the emulation timeline's terms."""
 
     at: int = Field(ge=0, description="Seconds after the start request.")
@@ -39,7 +40,7 @@ class CapacitySample(BaseModel):
     event: str
 
 
-class GroupPlan(BaseModel):
+class GroupPlan(Model):
     group: str
     reason: str
     desired: int
@@ -63,7 +64,7 @@ class GroupPlan(BaseModel):
     samples: list[CapacitySample]
 
 
-class WavePlan(BaseModel):
+class WavePlan(Model):
     """A wave of a rollout as the dry run sees it (for a rollout message)."""
 
     name: str
@@ -71,7 +72,7 @@ class WavePlan(BaseModel):
     estimated_seconds: int = Field(description="With the rollout's concurrency cap, one slot per group.")
 
 
-class DeployPlan(BaseModel):
+class DeployPlan(Model):
     image_id: str
     groups: list[GroupPlan] = Field(default_factory=list)
     skipped: list[SkippedGroup] = Field(default_factory=list)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
+
+from asg_refresh.models.base import Model
 
 MAX_DELAY_SECONDS = 172_800
 AlarmName = Annotated[str, Field(min_length=1, max_length=255)]
@@ -18,7 +20,7 @@ ScaleInProtectedHandling = Literal["Refresh", "Ignore", "Wait"]
 StandbyHandling = Literal["Terminate", "Ignore", "Wait"]
 
 
-class ApiModel(BaseModel):
+class ApiModel(Model):
     """Base for models that mirror an AWS API shape."""
 
     model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True)

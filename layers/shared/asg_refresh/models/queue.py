@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import ConfigDict, Field, computed_field
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.deploy import DeployRequest, GroupName
 from asg_refresh.models.results import StartedRefresh
 
 
-class QueuedDeployment(BaseModel):
+class QueuedDeployment(Model):
     """One deployment waiting for one group: its request pinned to the image and to that group."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -23,7 +24,7 @@ class QueuedDeployment(BaseModel):
     queued_at: str
 
 
-class QueueDrain(BaseModel):
+class QueueDrain(Model):
     """What the watcher says when its refresh ended: start what waits for the group."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,7 +34,7 @@ class QueueDrain(BaseModel):
     status: str = Field(min_length=1, max_length=64)
 
 
-class QueueDrainResult(BaseModel):
+class QueueDrainResult(Model):
     group: str
     started: list[StartedRefresh] = Field(default_factory=list)
     superseded: list[str] = Field(default_factory=list, description="Deployment ids dropped for a newer one.")

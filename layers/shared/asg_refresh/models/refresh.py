@@ -13,8 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_pascal
+
+from asg_refresh.models.base import Model
 
 #: ``InstanceRefreshStatus``.
 RefreshStatus = Literal[
@@ -49,7 +51,7 @@ WarmupSeconds = Annotated[int, Field(ge=0, le=10 * MAX_DELAY_SECONDS)]
 DelaySeconds = Annotated[int, Field(ge=0, le=MAX_DELAY_SECONDS)]
 
 
-class AwsShape(BaseModel):
+class AwsShape(Model):
     """Base of the models of AWS's answers: PascalCase aliases, both spellings accepted."""
 
     model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore", frozen=True)

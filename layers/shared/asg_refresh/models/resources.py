@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
+
+from asg_refresh.models.base import Model
 
 
-class LaunchTemplateRecord(BaseModel):
+class LaunchTemplateRecord(Model):
     """A launch template as DescribeLaunchTemplates describes it (which, unlike
     DescribeLaunchTemplateVersions, includes its tags)."""
 
@@ -16,7 +18,7 @@ class LaunchTemplateRecord(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class ParameterRecord(BaseModel):
+class ParameterRecord(Model):
     """An SSM parameter read without decryption. ``value`` is a :class:`SecretStr`, so that no
     repr, log line or error message can show it by accident; it is None for a SecureString, whose
     (encrypted) value is never kept."""

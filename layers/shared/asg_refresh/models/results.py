@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from asg_refresh.models.base import Model
 
 
-class StartedRefresh(BaseModel):
+class StartedRefresh(Model):
     group: str
     refresh_id: str
     image_id: str
@@ -19,13 +21,13 @@ class StartedRefresh(BaseModel):
     alarms: list[str] = Field(default_factory=list, description="The alarms its watcher checks.")
 
 
-class SkippedGroup(BaseModel):
+class SkippedGroup(Model):
     group: str
     code: str
     reason: str
 
 
-class QueuedGroup(BaseModel):
+class QueuedGroup(Model):
     """A group refreshing towards another image: this deployment waits its turn (README, "Newer
     images")."""
 
@@ -35,7 +37,7 @@ class QueuedGroup(BaseModel):
     reason: str
 
 
-class StartResult(BaseModel):
+class StartResult(Model):
     id: str = Field(description="The deployment id (the trigger's event id unless one was given).")
     created_at: datetime
     trigger: str
@@ -45,13 +47,13 @@ class StartResult(BaseModel):
     queued: list[QueuedGroup] = Field(default_factory=list)
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     code: str
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class Envelope(BaseModel):
+class Envelope(Model):
     """``{"success": true, "data": ...}`` or ``{"success": false, "error": {"code", "message"}}``."""
 
     model_config = ConfigDict(extra="forbid")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.deploy import DeployMessage, GroupName, TagKey, TagValue
 from asg_refresh.models.results import SkippedGroup
 
@@ -23,7 +24,7 @@ RolloutId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[\w.\-:
 WaveRolloutId = Annotated[str, Field(min_length=1, max_length=55, pattern=r"^[\w.\-:]+$")]
 
 
-class WaveSpec(BaseModel):
+class WaveSpec(Model):
     """One wave: named groups, a tag selector within the fleet, or a cumulative share of the fleet
     (``percent: 25`` = a quarter of the fleet is done when this wave ends)."""
 
@@ -73,13 +74,13 @@ class RolloutMessage(DeployMessage):
         return DeployMessage.model_validate({**fields, "groups": groups, "deployment_id": deployment_id})
 
 
-class PlannedWave(BaseModel):
+class PlannedWave(Model):
     index: int = Field(ge=0)
     name: WaveName
     groups: list[GroupName]
 
 
-class RolloutPlan(BaseModel):
+class RolloutPlan(Model):
     """What PlanRollout hands the state machine."""
 
     rollout_id: RolloutId
@@ -92,7 +93,7 @@ class RolloutPlan(BaseModel):
 GroupStartStatus = Literal["started", "skipped", "failed"]
 
 
-class WaveItem(BaseModel):
+class WaveItem(Model):
     """One Map item: start (or revert) one group of one wave."""
 
     model_config = ConfigDict(extra="ignore")
@@ -105,7 +106,7 @@ class WaveItem(BaseModel):
     revert_to_image: str | None = Field(default=None, pattern=r"^ami-[0-9a-f]{8,17}$")
 
 
-class GroupStart(BaseModel):
+class GroupStart(Model):
     group: str
     status: GroupStartStatus
     refresh_id: str | None = None
@@ -120,7 +121,7 @@ class GroupStart(BaseModel):
     reason: str | None = None
 
 
-class RefreshState(BaseModel):
+class RefreshState(Model):
     model_config = ConfigDict(extra="ignore")
 
     status: str = Field(
@@ -141,7 +142,7 @@ class GroupResult(GroupStart):
         return self.refresh.status if self.refresh else None
 
 
-class WaveVerdict(BaseModel):
+class WaveVerdict(Model):
     wave: int
     name: str
     passed: bool
@@ -154,7 +155,7 @@ class WaveVerdict(BaseModel):
     )
 
 
-class WaveCheck(BaseModel):
+class WaveCheck(Model):
     """CheckWave's answer: the verdict of the wave just run, and what the state machine does next."""
 
     next_wave: int | None = Field(description="Index of the next wave, None when the rollout ends.")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from asg_refresh.models.base import Model
 from asg_refresh.models.deploy import GroupName, ImageId
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.refresh import DescribedPreferences, DescribedRefreshes, Name255
@@ -40,13 +41,13 @@ Requested = Literal["rollback", "cancel", "hold", "promote"]
 GateKind = Literal["cloudwatch-alarms", "metric-threshold", "time-window", "manual-approval"]
 
 
-class GateEvidence(BaseModel):
+class GateEvidence(Model):
     name: str
     state: str
     reason: str | None = None
 
 
-class GateVerdict(BaseModel):
+class GateVerdict(Model):
     gate: GateKind
     effect: Literal["rollback", "hold"] = "rollback"
     passed: bool
@@ -65,7 +66,7 @@ Seconds = Annotated[int, Field(ge=0, le=366 * 86_400)]
 Polls = Annotated[int, Field(ge=0, le=366 * 86_400)]
 
 
-class WatchProgress(BaseModel):
+class WatchProgress(Model):
     polls: Polls = 0
     execution_polls: Polls = Field(default=0, description="Polls made by the current execution.")
     waited_seconds: Seconds = 0
@@ -94,7 +95,7 @@ class WatchProgress(BaseModel):
     restore_refresh_id: str | None = Field(default=None, description="The refresh that restores them.")
 
 
-class Decision(BaseModel):
+class Decision(Model):
     action: Action
     wait_seconds: Seconds = 0
     checkpoint: int | None = Field(
@@ -104,7 +105,7 @@ class Decision(BaseModel):
     continue_as: str | None = Field(default=None, description="The execution the watch continues in.")
 
 
-class Outcome(BaseModel):
+class Outcome(Model):
     deployment_id: str
     group: str
     refresh_id: str
@@ -126,7 +127,7 @@ class Outcome(BaseModel):
     ended_at: str | None = None
 
 
-class WatchInput(BaseModel):
+class WatchInput(Model):
     model_config = ConfigDict(extra="ignore")
 
     deployment_id: DeploymentId
@@ -149,7 +150,7 @@ class WatchInput(BaseModel):
     preferences: ApiPreferences = Field(default_factory=dict, description="As sent to StartInstanceRefresh.")
 
 
-class Approval(BaseModel):
+class Approval(Model):
     """What a person sent back through SendTaskSuccess (or what a timeout/failure means)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -160,7 +161,7 @@ class Approval(BaseModel):
     comment: str | None = None
 
 
-class Restarted(BaseModel):
+class Restarted(Model):
     """StartInstanceRefresh's output as the state machine keeps it (``$.restarted``), with the
     refresh it replaced (``previous``)."""
 
@@ -180,7 +181,7 @@ class WatchState(WatchInput):
     approval_error: dict[str, Any] | None = None
 
 
-class ResumedRefresh(BaseModel):
+class ResumedRefresh(Model):
     """A refresh the state machine started since the last decision, in place of ``previous``: to
     resume it after a hold or a promote, or (``restore``) to put back what earlier segments
     replaced."""
@@ -195,7 +196,7 @@ class ResumedRefresh(BaseModel):
     restore: bool = False
 
 
-class WatchRecords(BaseModel):
+class WatchRecords(Model):
     """What one decision of the watcher leaves in the audit table (``logic/watch_audit.py``)."""
 
     model_config = ConfigDict(frozen=True)
