@@ -37,6 +37,7 @@ from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.supersede import WaitingRoom, start_if_nothing_ahead
 from asg_refresh.logic.watch_input import watch_payload
+from asg_refresh.models.base import build_all
 from asg_refresh.models.deploy import DeployRequest, SupersedePolicy
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import MAX_DELAY_SECONDS, AlarmSpecification, RefreshPreferences
@@ -147,6 +148,7 @@ def _in_parallel(groups: list[Group], work: Callable[[Group], T]) -> list[T]:
     about six sequential AWS calls: a fleet of hundreds would not fit a Lambda timeout one by one."""
     if len(groups) <= 1:
         return [work(group) for group in groups]
+    build_all()  # deferred models are not built safely by several threads at once
     with ThreadPoolExecutor(max_workers=min(PARALLEL_GROUPS, len(groups))) as pool:
         return list(pool.map(work, groups))
 
