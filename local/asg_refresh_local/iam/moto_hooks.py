@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import warnings
 from typing import Any
 
@@ -102,21 +103,37 @@ def install() -> None:
     _installed = True
 
 
+def _signed_as(client: Any, role_arn: Any) -> Any:
+    if role_arn:
+        from botocore.credentials import Credentials
+
+        key = access_key_for(str(role_arn))
+        signer = client._request_signer
+        signer._credentials = Credentials(key, "local-" + key.lower(), "local-session")
+    return client
+
+
 def _sign_step_functions_tasks_as_their_role() -> None:
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = boto_client.boto_client_for
+    # moto builds a new boto3 client for every task it runs (tens of milliseconds of CPU each,
+    # a tenth of the suite's time): one client per region, service, role and endpoint is reused,
+    # as clients are thread-safe. The endpoint is moto's in-process stub or its server's port.
+    clients: dict[tuple[str, str, str | None, bool, str], Any] = {}
+    lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        client = original(region=region, service=service, state_credentials=state_credentials)
         role_arn = getattr(state_credentials, "role_arn", None)
-        if role_arn:
-            from botocore.credentials import Credentials
-
-            key = access_key_for(str(role_arn))
-            signer = client._request_signer  # type: ignore[attr-defined]
-            signer._credentials = Credentials(key, "local-" + key.lower(), "local-session")
-        return client
+        key = (region, service, role_arn and str(role_arn), botocore_stubber.enabled, moto_server_port())
+        with lock:
+            if key not in clients:
+                clients[key] = _signed_as(
+                    original(region=region, service=service, state_credentials=state_credentials), role_arn
+                )
+            return clients[key]
 
     # Import the task modules first, so that each is rebound below.
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils

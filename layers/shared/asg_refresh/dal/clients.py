@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 # One attempt per call: ``retry.call_with_retry`` owns the retry policy.
@@ -32,7 +34,19 @@ def _client(service: str, region: str | None, access_key_id: str | None) -> Any:
 @cache
 def session(_access_key_id: str | None = None) -> boto3.session.Session:
     """The process's boto3 Session (per credentials, for in-process harnesses), shared by all."""
-    return boto3.session.Session()
+    core, loader = botocore.session.get_session(), _model_loader()
+    core.register_component("data_loader", loader)
+    made = boto3.session.Session(botocore_session=core)
+    loader.search_paths[:] = dict.fromkeys(loader.search_paths)  # each Session adds boto3's path again
+    return made
+
+
+@cache
+def _model_loader() -> botocore.loaders.Loader:
+    # botocore's service models, read once per process: each Session's own loader would parse
+    # them again (the JSON of EC2's alone takes a tenth of a second), for every Session made per
+    # credentials and again after every reset_clients.
+    return botocore.loaders.create_loader()
 
 
 def shared_session() -> boto3.session.Session:
