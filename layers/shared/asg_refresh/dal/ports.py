@@ -26,8 +26,10 @@ from asg_refresh.dal.records import (
     Refresh,
     TemplateVersion,
 )
+from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
+from asg_refresh.models.results import StartResult
 
 AwsItem = dict[str, Any]
 
@@ -174,6 +176,14 @@ class DeploymentQueue(Protocol):
     def queued_for(self, group: str) -> list[QueuedDeployment]: ...
 
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None: ...
+
+
+class DeploymentAudit(DeploymentQueue, Protocol):
+    """What starting a deployment writes to the audit trail: the deployment and its refreshes,
+    and the deployments that wait for a group (dal/audit.py's ``AuditStore``). Logic takes it as
+    an argument; the handlers build the store (they are the composition roots)."""
+
+    def record_deployment(self, request: DeployRequest, result: StartResult) -> None: ...
 
 
 class ReconcileAudit(AuditLog, Protocol):
