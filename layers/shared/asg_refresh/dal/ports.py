@@ -1,8 +1,9 @@
 """The ports logic depends on: small Protocols named by what logic needs from AWS.
 
-dal/aws.py's ``AwsGateway`` implements every one of them; tests/fakes implements them in
-memory. Logic modules annotate their argument with the narrowest port (or the union of the few
-they use), never with the concrete gateway, so that a fake serves in a unit test.
+dal/aws.py's ``AwsGateway`` implements every one of them but the audit trail's, which
+dal/audit.py's ``AuditStore`` implements; tests/fakes implements them in memory. Logic modules
+annotate their argument with the narrowest port (or the union of the few they use), never with
+the concrete gateway or store (the handlers build those), so that a fake serves in a unit test.
 
 The errors a port raises are declared here as well, since they are part of its contract
 (dal/aws.py translates AWS's error codes into them, and re-exports them).
