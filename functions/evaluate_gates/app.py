@@ -15,7 +15,7 @@ from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.evaluate import evaluate_gates
 from asg_refresh.logic.watch import decide, needs_gates
 from asg_refresh.logic.watch_audit import watch_records
-from asg_refresh.models.watch import WatchState
+from asg_refresh.models.watch import WatchState, waited_after
 from asg_refresh.observability import logger, metrics
 from asg_refresh.settings import Settings
 
@@ -40,6 +40,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if settings.audit_table:
         AuditStore(aws, settings.audit_table).record_watch(watch_records(state, decided))
     logger.info(
-        "decided", extra={"action": decided.decision.action, "wait_seconds": decided.decision.wait_seconds}
+        "decided", extra={"action": decided.decision.action, "wait_seconds": waited_after(decided.decision)}
     )
     return decided.model_dump(mode="json")

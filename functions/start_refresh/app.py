@@ -28,6 +28,7 @@ def deploy(
     send: Callable[[str, dict[str, str]], None] | None,
     settings: Settings,
     aws: AwsGateway,
+    audit: AuditStore | None,
     context: LambdaContext,
 ) -> dict[str, Any]:
     """One trigger's refreshes, started once per deployment id; its refusal, by ``mode``."""
@@ -37,7 +38,7 @@ def deploy(
         )
         logger.append_keys(deployment_id=request.deployment_id, trigger=request.trigger)
         result = run_once(
-            lambda req: start_and_record(req, aws, settings, now=timeutil.now()),
+            lambda req: start_and_record(req, aws, settings, timeutil.now(), audit),
             request,
             settings.idempotency_table,
             context,
@@ -54,14 +55,15 @@ def deploy(
     return success(result.model_dump(mode="json"))
 
 
-def start_what_waits(drain: QueueDrain, settings: Settings, aws: AwsGateway) -> dict[str, Any]:
+def start_what_waits(
+    drain: QueueDrain, settings: Settings, aws: AwsGateway, audit: AuditStore | None
+) -> dict[str, Any]:
     """The watcher's refresh ended: start the group's newest waiting deployment (logic/supersede.py)."""
     logger.append_keys(group=drain.group, refresh_id=drain.refresh_id)
-    if not settings.audit_table:  # Without an audit table nothing ever waits.
+    if audit is None:  # Without an audit table nothing ever waits.
         return success(QueueDrainResult(group=drain.group).model_dump(mode="json"))
     now = timeutil.now()
-    audit = AuditStore(aws, settings.audit_table)
-    result = start_queued(drain, aws, audit, lambda req: start_and_record(req, aws, settings, now))
+    result = start_queued(drain, aws, audit, lambda req: start_and_record(req, aws, settings, now, audit))
     logger.info("queue drained", extra={"result": result.model_dump(mode="json")})
     return success(result.model_dump(mode="json"))
 
@@ -71,16 +73,18 @@ def start_what_waits(drain: QueueDrain, settings: Settings, aws: AwsGateway) -> 
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.current()
     aws = AwsGateway(settings.region)
+    # The audit trail records every deployment and is where deployments wait for a group.
+    audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
     mode, send = mode_of(context), dead_letter_sender(aws, settings.dead_letter_queue_url)
     try:
         drain = parse_queue_drain(event)
         if drain is not None:
-            return start_what_waits(drain, settings, aws)
+            return start_what_waits(drain, settings, aws, audit)
     except AsgRefreshError as error:
         logger.error("queue not drained", extra={"code": error.code, "reason": error.message, "mode": mode})
         return refuse(event, error, mode, send)
     answers = [
-        deploy(delivery, mode, send, settings, aws, context)
+        deploy(delivery, mode, send, settings, aws, audit, context)
         for delivery in split_deliveries(event, context.aws_request_id)
     ]
     if len(answers) == 1:

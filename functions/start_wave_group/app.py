@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asg_refresh import timeutil
+from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.invocation import mode_of, task_error
 from asg_refresh.logic.rollout import start_wave_item
@@ -24,6 +25,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except Exception as error:
         return task_error(error, mode_of(context))
     logger.append_keys(rollout_id=item.rollout_id, wave=item.wave, group=item.group)
-    started = start_wave_item(item, AwsGateway(settings.region), settings, now=timeutil.now())
+    aws = AwsGateway(settings.region)
+    audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
+    started = start_wave_item(item, aws, settings, timeutil.now(), audit)
     logger.info("wave item", extra={"result": started.model_dump()})
     return started.model_dump(mode="json")

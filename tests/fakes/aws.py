@@ -32,7 +32,10 @@ from asg_refresh.dal.records import (
     Refresh,
     TemplateVersion,
 )
+from asg_refresh.models.deploy import DeployRequest
+from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
+from asg_refresh.models.results import StartResult
 
 
 @dataclass
@@ -44,6 +47,10 @@ class FakeAws:
     irreversible: set[str] = field(default_factory=set)
     #: Per launch template id, its versions' images (version 1 is $Default).
     templates: dict[str, dict[int, str]] = field(default_factory=dict)
+    #: The launch templates as DescribeLaunchTemplates describes them (with their tags).
+    template_records: list[LaunchTemplateRecord] = field(default_factory=list)
+    #: The AMIs DescribeImages knows.
+    images: dict[str, Image] = field(default_factory=dict)
     created_versions: list[tuple[str, int, str]] = field(default_factory=list)
     deleted_versions: list[tuple[str, int]] = field(default_factory=list)
     #: Called by start_instance_refresh before it starts anything: a test's concurrent actor.
@@ -136,7 +143,7 @@ class FakeAws:
 
     # --- LaunchTemplates -------------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
-        return []
+        return [t for t in self.template_records if t.id in ids or t.name in names]
 
     def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion:
         template_id = str(template.id)
@@ -181,7 +188,7 @@ class FakeAws:
         return "123456789012"
 
     def describe_image(self, image_id: str) -> Image | None:
-        return None
+        return self.images.get(image_id)
 
     def images_built_by(self, image_builder_arn: str) -> list[Image]:
         return []
@@ -198,13 +205,53 @@ class FakeAws:
 
 @dataclass
 class FakeAudit:
-    """The audit log's refresh items, by refresh id; the reconciler's sightings and sweep cursor.
+    """The audit log's refresh items, by refresh id; the reconciler's sightings and sweep cursor;
+    the deployments recorded, and those waiting for a group (the ``DeploymentAudit`` port).
 
     An item is unfinished while it has ``unfinished`` (as the table's sparse index)."""
 
     refreshes: dict[str, dict[str, Any]] = field(default_factory=dict)
     sightings: dict[str, dict[str, Any]] = field(default_factory=dict)
     cursor: str | None = None
+    #: Per deployment id, its item as AuditStore.record_deployment writes it.
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per waiting deployment id, the deployment and how it stands: Queued, or how it ended.
+    queued: dict[str, QueuedDeployment] = field(default_factory=dict)
+    queue_status: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    # --- DeploymentAudit -------------------------------------------------------------------
+    def record_deployment(self, request: DeployRequest, result: StartResult) -> None:
+        self.deployments[result.id] = {
+            "deployment_id": result.id,
+            "request": request.model_dump(mode="json", exclude_none=True),
+            "groups": [r.group for r in result.refreshes],
+            "skipped": [s.model_dump() for s in result.skipped],
+            "queued": [q.model_dump() for q in result.queued],
+        }
+        for refresh in result.refreshes:
+            self.refreshes[refresh.refresh_id] = {
+                "deployment_id": result.id,
+                "item": f"refresh#{refresh.group}#{refresh.refresh_id}",
+                **refresh.model_dump(mode="json"),
+                "status": "Started",
+                "unfinished": "refresh",
+            }
+
+    def queue_deployment(self, queued: QueuedDeployment) -> None:
+        # One item per waiting deployment: queued again, it is the same item, waiting anew.
+        self.queued[queued.request.deployment_id] = queued
+        self.queue_status[queued.request.deployment_id] = ("Queued", "")
+
+    def queued_for(self, group: str) -> list[QueuedDeployment]:
+        waiting = [
+            q for key, q in self.queued.items() if q.group == group and self.queue_status[key][0] == "Queued"
+        ]
+        return sorted(waiting, key=lambda queued: queued.queued_at)
+
+    def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None:
+        self.queue_status[queued.request.deployment_id] = (status, reason)
+
+    # --- AuditLog and ReconcileAudit -------------------------------------------------------
 
     def refresh(self, refresh_id: str) -> dict[str, Any] | None:
         return self.refreshes.get(refresh_id)

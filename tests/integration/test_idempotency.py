@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from asg_refresh.dal.audit import AuditStore
 from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.errors import DeploymentInProgressError
 from asg_refresh.idempotency import run_once
@@ -26,9 +27,10 @@ def test_ten_concurrent_deliveries_start_one_refresh_and_one_watcher(app: LocalA
 
     def deliver(_: int) -> StartResult | DeploymentInProgressError:
         aws = AwsGateway("us-east-1")
+        audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
         try:
             return run_once(
-                lambda r: start_and_record(r, aws, settings, datetime.now(UTC)),
+                lambda r: start_and_record(r, aws, settings, datetime.now(UTC), audit),
                 request,
                 settings.idempotency_table,
             )

@@ -62,14 +62,42 @@ def test_only_the_data_access_layer_imports_boto3() -> None:
     assert offending(outside_dal, ("boto3", "botocore")) == []
 
 
-#: Logic modules that still build the audit store (dal/audit.py's AuditStore takes the concrete
-#: gateway); every other logic module takes the ports of dal/ports.py.
-BUILDS_THE_AUDIT_STORE = frozenset({"start_refresh.py", "rollout.py"})
+#: The concrete data access: the gateway and the audit store built on it. Logic takes the ports
+#: of dal/ports.py instead; the handlers (the composition roots) build these and pass them in.
+CONCRETE_DATA_ACCESS = ("asg_refresh.dal.aws", "asg_refresh.dal.audit", "asg_refresh.dal.clients")
 
 
-def test_logic_takes_the_ports_not_the_concrete_gateway() -> None:
-    found = {p: n for p, n in imports_under(LAYER / "logic").items() if p.name not in BUILDS_THE_AUDIT_STORE}
-    assert offending(found, ("asg_refresh.dal.aws",)) == []
+def test_logic_takes_the_ports_not_the_concrete_gateway_nor_the_audit_store() -> None:
+    assert offending(imports_under(LAYER / "logic"), CONCRETE_DATA_ACCESS) == []
+
+
+def names_imported(path: Path) -> set[str]:
+    """Every name a module imports, at any depth (a lazy import inside a function included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name.rpartition(".")[2] for alias in node.names}
+    return names
+
+
+def test_no_logic_module_reaches_the_gateway_or_the_audit_store_by_name() -> None:
+    # Also through a re-export (``from asg_refresh.dal import AuditStore``) or a lazy import.
+    found = {
+        f"{path.relative_to(PROJECT_ROOT)} imports {name}"
+        for path in sorted((LAYER / "logic").rglob("*.py"))
+        for name in names_imported(path) & {"AwsGateway", "AuditStore"}
+    }
+    assert sorted(found) == []
+
+
+def test_the_concrete_data_access_checks_can_fail(tmp_path: Path) -> None:
+    found = {PROJECT_ROOT / "logic.py": {"asg_refresh.dal.audit", "asg_refresh.dal.ports"}}
+    assert offending(found, CONCRETE_DATA_ACCESS) == ["logic.py imports asg_refresh.dal.audit"]
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("def store():\n    from asg_refresh.dal import AuditStore\n    return AuditStore\n")
+    assert "AuditStore" in names_imported(lazy)
 
 
 @pytest.mark.parametrize("module", ["ports.py", "records.py"])

@@ -14,7 +14,17 @@ from asg_refresh.logic.gates import evaluate_metrics, evaluate_window, next_open
 from asg_refresh.logic.watch import checkpoint_reached, decide, needs_gates, restart_preferences
 from asg_refresh.models.gates import Freeze, GateConfig, MetricGate, TimeWindowGate
 from asg_refresh.models.refresh import DescribedRefreshes
-from asg_refresh.models.watch import Approval, Decision, GateVerdict, Restarted, WatchProgress, WatchState
+from asg_refresh.models.watch import (
+    Approval,
+    ApproveDecision,
+    CancelDecision,
+    GateVerdict,
+    Restarted,
+    RestoreDecision,
+    WaitDecision,
+    WatchProgress,
+    WatchState,
+)
 
 LATENCY = MetricGate(name="p99", namespace="Web", metric_name="LatencyP99", threshold=0.5)
 ERRORS = MetricGate(
@@ -101,7 +111,7 @@ def state(
 
 def test_passing_gates_at_a_checkpoint_promote() -> None:
     decided = decide(state("InProgress", 50, GateConfig(hold_at_checkpoints=True)), [], 15, 300)
-    assert decided.decision == Decision(action="cancel", wait_seconds=15, checkpoint=50)
+    assert decided.decision == CancelDecision(wait_seconds=15, checkpoint=50)
     assert decided.watch.requested == "promote"
 
     resumed = decide(
@@ -120,7 +130,7 @@ def test_passing_gates_at_a_checkpoint_promote() -> None:
 def test_approval_is_asked_once_per_checkpoint_and_a_rejection_rolls_back() -> None:
     gates = GateConfig(approval={"timeout_seconds": 600})
     asked = decide(state("InProgress", 50, gates), [], 15, 300)
-    assert asked.decision == Decision(action="approve", checkpoint=50)
+    assert asked.decision == ApproveDecision(checkpoint=50)
 
     approved = decide(
         state(
@@ -193,7 +203,7 @@ def test_an_alarm_while_paused_restores_what_the_deployment_replaced_instead_of_
     # towards the group's own configuration, at the deployment's pace, without its checkpoints
     assert decided.outcome is None
     expected = {"MinHealthyPercentage": 50, "SkipMatching": True}
-    assert decided.decision == Decision(action="restore", wait_seconds=15, restart_preferences=expected)
+    assert decided.decision == RestoreDecision(wait_seconds=15, restart_preferences=expected)
     assert decided.watch.requested == "rollback"
     assert decided.watch.restore_of == "r-1"
     assert "not resumed" in (decided.watch.reason or "")
@@ -356,5 +366,5 @@ def test_paused_outside_the_window_the_watcher_sleeps_until_it_opens_but_looks_d
     )
     in_a_week = soon.model_copy(update={"retry_after_seconds": 7 * 86_400})
 
-    assert decide(paused, [soon], 15, 300).decision == Decision(action="wait", wait_seconds=600)
-    assert decide(paused, [in_a_week], 15, 300).decision == Decision(action="wait", wait_seconds=86_400)
+    assert decide(paused, [soon], 15, 300).decision == WaitDecision(wait_seconds=600)
+    assert decide(paused, [in_a_week], 15, 300).decision == WaitDecision(wait_seconds=86_400)

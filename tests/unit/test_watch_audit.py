@@ -7,8 +7,9 @@ from typing import Any
 from asg_refresh.logic.watch import decide
 from asg_refresh.logic.watch_audit import watch_records
 from asg_refresh.models.watch import (
-    Decision,
+    RestartDecision,
     Restarted,
+    RestoreDecision,
     ResumedRefresh,
     WatchProgress,
     WatchRecords,
@@ -49,7 +50,7 @@ def test_a_refresh_resumed_after_a_promote_is_recorded_beside_the_one_it_resumes
         "InProgress",
         refresh_id="r-2",
         restarted=Restarted(InstanceRefreshId="r-2", previous="r-1"),
-        decision=Decision(action="restart", wait_seconds=15),
+        decision=RestartDecision(wait_seconds=15, restart_preferences={}),
         watch=WatchProgress(requested="promote"),
     )
     decided = decide(state, [], 15, 300)
@@ -67,7 +68,7 @@ def test_a_restore_refresh_is_recorded_as_restoring() -> None:
         "InProgress",
         refresh_id="r-3",
         restarted=Restarted(InstanceRefreshId="r-3", previous="r-1"),
-        decision=Decision(action="restore", wait_seconds=15),
+        decision=RestoreDecision(wait_seconds=15, restart_preferences={}),
         watch=WatchProgress(requested="rollback", restore_of="r-1", segments=["r-0"]),
     )
     decided = decide(state, [], 15, 300)
@@ -87,7 +88,7 @@ def test_a_restart_that_names_no_previous_refresh_is_recorded_with_an_empty_one(
         "InProgress",
         refresh_id="r-2",
         restarted=Restarted(InstanceRefreshId="r-2"),
-        decision=Decision(action="restart", wait_seconds=15),
+        decision=RestartDecision(wait_seconds=15, restart_preferences={}),
     )
     records = watch_records(state, decide(state, [], 15, 300))
     assert records.resumed is not None

@@ -1,8 +1,9 @@
 """The ports logic depends on: small Protocols named by what logic needs from AWS.
 
-dal/aws.py's ``AwsGateway`` implements every one of them; tests/fakes implements them in
-memory. Logic modules annotate their argument with the narrowest port (or the union of the few
-they use), never with the concrete gateway, so that a fake serves in a unit test.
+dal/aws.py's ``AwsGateway`` implements every one of them but the audit trail's, which
+dal/audit.py's ``AuditStore`` implements; tests/fakes implements them in memory. Logic modules
+annotate their argument with the narrowest port (or the union of the few they use), never with
+the concrete gateway or store (the handlers build those), so that a fake serves in a unit test.
 
 The errors a port raises are declared here as well, since they are part of its contract
 (dal/aws.py translates AWS's error codes into them, and re-exports them).
@@ -26,8 +27,10 @@ from asg_refresh.dal.records import (
     Refresh,
     TemplateVersion,
 )
+from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
+from asg_refresh.models.results import StartResult
 
 AwsItem = dict[str, Any]
 
@@ -174,6 +177,14 @@ class DeploymentQueue(Protocol):
     def queued_for(self, group: str) -> list[QueuedDeployment]: ...
 
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None: ...
+
+
+class DeploymentAudit(DeploymentQueue, Protocol):
+    """What starting a deployment writes to the audit trail: the deployment and its refreshes,
+    and the deployments that wait for a group (dal/audit.py's ``AuditStore``). Logic takes it as
+    an argument; the handlers build the store (they are the composition roots)."""
+
+    def record_deployment(self, request: DeployRequest, result: StartResult) -> None: ...
 
 
 class ReconcileAudit(AuditLog, Protocol):

@@ -1,1 +1,1 @@
-"""Decisions. Pure where possible; AWS is reached only through the gateway passed in."""
+"""Decisions. Pure where possible; AWS is reached only through the ports passed in (dal/ports.py)."""

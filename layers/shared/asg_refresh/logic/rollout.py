@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.dal.ports import StartPorts
+from asg_refresh.dal.ports import DeploymentAudit, StartPorts
 from asg_refresh.errors import AsgRefreshError, LimitExceededError, NoTargetGroupsError
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.start_refresh import select_groups, start_and_record
@@ -78,8 +77,11 @@ def plan_rollout(
     return plan
 
 
-def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: datetime) -> GroupStart:
-    """Start (or, with ``revert_to_image``, revert) one group; refusals become a result, not an error."""
+def start_wave_item(
+    item: WaveItem, aws: StartPorts, settings: Settings, now: datetime, audit: DeploymentAudit | None
+) -> GroupStart:
+    """Start (or, with ``revert_to_image``, revert) one group, recorded in ``audit`` (None without
+    an audit table); refusals become a result, not an error."""
     deployment_id = f"{item.rollout_id}.{item.wave}.{item.index}"
     message = item.message.deploy_message([item.group], deployment_id)
     if item.revert_to_image:
@@ -91,7 +93,7 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
         # rather than waiting outside the rollout's order.
         request = request.model_copy(update={"supersede": "reject"})
     try:
-        result = start_and_record(request, aws, settings, now)
+        result = start_and_record(request, aws, settings, now, audit)
     except AsgRefreshError as error:
         if error.retryable:
             raise

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from asg_refresh.dal.audit import AuditStore
-from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.dal.ports import RefreshAlreadyActive, StartPorts
+from asg_refresh.dal.ports import DeploymentAudit, RefreshAlreadyActive, StartPorts
 from asg_refresh.dal.records import Group, Refresh, TemplateVersion, active_refresh
 from asg_refresh.dal.requests import desired_configuration
 from asg_refresh.errors import (
@@ -106,11 +104,14 @@ def supersede_policy(request: DeployRequest, settings: Settings) -> SupersedePol
 
 
 def start_and_record(
-    request: DeployRequest, aws: AwsGateway, settings: Settings, now: datetime
+    request: DeployRequest,
+    aws: StartPorts,
+    settings: Settings,
+    now: datetime,
+    audit: DeploymentAudit | None,
 ) -> StartResult:
-    """:func:`start_deployment`, then its audit record (when an audit table is configured). The
-    audit table is also where deployments wait for a group (logic/supersede.py)."""
-    audit = AuditStore(aws, settings.audit_table) if settings.audit_table else None
+    """:func:`start_deployment`, then its audit record (``audit``: None when no audit table is
+    configured). The audit trail is also where deployments wait for a group (logic/supersede.py)."""
     policy = supersede_policy(request, settings)
     waiting = WaitingRoom(audit, aws, policy, now) if audit and policy != "reject" else None
     result = start_deployment(request, aws, settings, now, waiting)
@@ -118,7 +119,7 @@ def start_and_record(
         audit.record_deployment(request, result)
 
         def start(waited: DeployRequest) -> StartResult:
-            return start_and_record(waited, aws, settings, now)
+            return start_and_record(waited, aws, settings, now, audit)
 
         for queued in result.queued:
             start_if_nothing_ahead(queued, aws, audit, start)

@@ -36,7 +36,22 @@ from asg_refresh.models.refresh import (
     DescribedPreferences,
     InstanceRefresh,
 )
-from asg_refresh.models.watch import Decision, GateVerdict, Outcome, WatchProgress, WatchState
+from asg_refresh.models.watch import (
+    ApproveDecision,
+    CancelDecision,
+    ContinueDecision,
+    Decision,
+    GateVerdict,
+    Outcome,
+    ReportDecision,
+    RestartDecision,
+    RestoreDecision,
+    RollbackDecision,
+    WaitDecision,
+    WatchProgress,
+    WatchState,
+    waited_after,
+)
 
 ACTIVE, UNWINDING, TERMINAL = ACTIVE_STATUSES, UNWINDING_STATUSES, TERMINAL_STATUSES
 RESTARTABLE = frozenset({"hold", "promote"})
@@ -141,7 +156,7 @@ def absorb(state: WatchState, watch: WatchProgress) -> WatchState:
     restarted = state.restarted.instance_refresh_id if state.restarted else None
     if state.restarted and restarted:
         # The state machine already follows the new refresh; remember the one it replaced.
-        if state.decision and state.decision.action == "restore":
+        if isinstance(state.decision, RestoreDecision):
             watch.restore_refresh_id = restarted
         else:
             watch.segments.append(state.restarted.previous or state.refresh_id)
@@ -149,10 +164,14 @@ def absorb(state: WatchState, watch: WatchProgress) -> WatchState:
         watch.segment_started, watch.baking_since = watch.waited_seconds, None
         watch.paused_seconds, watch.checkpoint_since = 0, None
         update |= {"refresh_id": restarted, "restarted": None}
-        if state.decision and state.decision.restart_preferences:
+        if (
+            isinstance(state.decision, RestartDecision | RestoreDecision)
+            and state.decision.restart_preferences
+        ):
             update["preferences"] = state.decision.restart_preferences
     if state.approval is not None or state.approval_error is not None:
-        checkpoint = state.decision.checkpoint if state.decision else None
+        asked = state.decision
+        checkpoint = asked.checkpoint if isinstance(asked, ApproveDecision | CancelDecision) else None
         if state.approval is not None and state.approval.approved and checkpoint is not None:
             watch.approved_checkpoints.append(checkpoint)
         else:
@@ -182,9 +201,7 @@ def decide(state: WatchState, verdicts: list[GateVerdict], min_poll: int, max_po
         decision = None
     _track_pauses(watch, refresh)
     waiting = state.model_copy(update={"watch": watch})
-    decision = decision or Decision(
-        action="wait", wait_seconds=next_wait(refresh, waiting, min_poll, max_poll)
-    )
+    decision = decision or WaitDecision(wait_seconds=next_wait(refresh, waiting, min_poll, max_poll))
     return _with(state, watch, refresh, decision)
 
 
@@ -247,23 +264,23 @@ def _steer(
     if failed is not None:
         watch.requested, watch.failed_verdict = "rollback", failed
         watch.reason = f"gate {failed.gate} failed: {failed.summary}"
-        return Decision(action="rollback", wait_seconds=min_poll)
+        return RollbackDecision(wait_seconds=min_poll)
     if watch.waited_seconds >= watch.budget_seconds:
         watch.requested = "cancel"
         watch.reason = f"the watch budget of {watch.budget_seconds}s ran out"
-        return Decision(action="cancel", wait_seconds=min_poll)
+        return CancelDecision(wait_seconds=min_poll)
     holding = next((v for v in verdicts if not v.passed and v.effect == "hold"), None)
     checkpoint = checkpoint_reached(refresh)
     if checkpoint is not None and state.gates.holds and checkpoint < 100:
         if holding is not None:
             return None
         if state.gates.approval is not None and checkpoint not in watch.approved_checkpoints:
-            return Decision(action="approve", checkpoint=checkpoint)
+            return ApproveDecision(checkpoint=checkpoint)
         watch.requested, watch.reason = "promote", f"gates passed at checkpoint {checkpoint}%"
-        return Decision(action="cancel", wait_seconds=min_poll, checkpoint=checkpoint)
+        return CancelDecision(wait_seconds=min_poll, checkpoint=checkpoint)
     if holding is not None:
         watch.requested, watch.reason = "hold", f"holding: {holding.summary}"
-        return Decision(action="cancel", wait_seconds=min_poll)
+        return CancelDecision(wait_seconds=min_poll)
     return None
 
 
@@ -295,14 +312,12 @@ def _resume_when_open(
         opens = [v.retry_after_seconds for v in holding]
         wait = max_poll if None in opens else max(int(s or 0) for s in opens)
         wait = min(MAX_PAUSE_WAIT_SECONDS, max(min_poll, wait))
-        return _with(state, watch, refresh, Decision(action="wait", wait_seconds=wait))
+        return _with(state, watch, refresh, WaitDecision(wait_seconds=wait))
     return _with(
         state,
         watch,
         refresh,
-        Decision(
-            action="restart", wait_seconds=min_poll, restart_preferences=restart_preferences(state, refresh)
-        ),
+        RestartDecision(wait_seconds=min_poll, restart_preferences=restart_preferences(state, refresh)),
     )
 
 
@@ -328,7 +343,7 @@ def restore_preferences(state: WatchState) -> dict[str, Any]:
 def _restore(state: WatchState, watch: WatchProgress, refresh: InstanceRefresh, min_poll: int) -> WatchState:
     watch.restore_of = state.refresh_id
     preferences = restore_preferences(state)
-    decision = Decision(action="restore", wait_seconds=min_poll, restart_preferences=preferences)
+    decision = RestoreDecision(wait_seconds=min_poll, restart_preferences=preferences)
     return _with(state, watch, refresh, decision)
 
 
@@ -357,16 +372,16 @@ def _with(
     state: WatchState, watch: WatchProgress, refresh: InstanceRefresh, decision: Decision
 ) -> WatchState:
     watch.last_percentage = refresh.percentage_complete or 0
-    watch.last_wait = decision.wait_seconds
-    watch.waited_seconds += decision.wait_seconds
+    watch.last_wait = waited_after(decision)
+    watch.waited_seconds += waited_after(decision)
     update: dict[str, Any] = {"watch": watch, "decision": decision, "describe": None}
-    if decision.action == "wait" and state.watcher and watch.execution_polls >= POLLS_PER_EXECUTION:
+    if isinstance(decision, WaitDecision) and state.watcher and watch.execution_polls >= POLLS_PER_EXECUTION:
         # Wait here as decided, then hand over: the next execution starts from this state.
         name = continuation_name(state.watcher)
         watch.execution_polls = 0
         update |= {
             "watcher": name,
-            "decision": decision.model_copy(update={"action": "continue", "continue_as": name}),
+            "decision": ContinueDecision(wait_seconds=decision.wait_seconds, continue_as=name),
         }
     return state.model_copy(update=update)
 
@@ -395,7 +410,7 @@ def _report(
         ended_at=_iso(refresh.end_time if refresh else None),
     )
     return state.model_copy(
-        update={"watch": watch, "decision": Decision(action="report"), "outcome": outcome, "describe": None}
+        update={"watch": watch, "decision": ReportDecision(), "outcome": outcome, "describe": None}
     )
 
 

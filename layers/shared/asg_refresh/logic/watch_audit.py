@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asg_refresh.models.watch import ResumedRefresh, WatchRecords, WatchState
+from asg_refresh.models.watch import RestoreDecision, ResumedRefresh, WatchRecords, WatchState
 
 
 def watch_records(state: WatchState, decided: WatchState) -> WatchRecords:
@@ -18,6 +18,6 @@ def watch_records(state: WatchState, decided: WatchState) -> WatchRecords:
             refresh_id=decided.refresh_id,
             previous=state.restarted.previous or "",
             watcher=state.watcher,
-            restore=state.decision is not None and state.decision.action == "restore",
+            restore=isinstance(state.decision, RestoreDecision),
         )
     return WatchRecords(resumed=resumed, outcome=decided.outcome)

@@ -95,14 +95,88 @@ class WatchProgress(Model):
     restore_refresh_id: str | None = Field(default=None, description="The refresh that restores them.")
 
 
-class Decision(Model):
-    action: Action
-    wait_seconds: Seconds = 0
-    checkpoint: int | None = Field(
-        default=None, ge=0, le=100, description="The checkpoint an approval is asked for."
-    )
-    restart_preferences: ApiPreferences | None = None
-    continue_as: str | None = Field(default=None, description="The execution the watch continues in.")
+#: A checkpoint, as a percentage of the refresh.
+Checkpoint = Annotated[int, Field(ge=0, le=100)]
+
+
+class _Waits(Model):
+    """A decision after which the state machine waits (``SecondsPath: $.decision.wait_seconds``)."""
+
+    wait_seconds: Seconds
+
+
+class WaitDecision(_Waits):
+    """Poll again after ``wait_seconds``."""
+
+    action: Literal["wait"] = "wait"
+
+
+class RollbackDecision(_Waits):
+    """Roll the refresh back (a gate failed), then poll."""
+
+    action: Literal["rollback"] = "rollback"
+
+
+class CancelDecision(_Waits):
+    """Cancel the refresh (the budget ran out; or a hold, or a promote at ``checkpoint``), then poll."""
+
+    action: Literal["cancel"] = "cancel"
+    checkpoint: Checkpoint | None = Field(default=None, description="The checkpoint a promote moves past.")
+
+
+class RestartDecision(_Waits):
+    """Start the refresh again after a hold or a promote, with ``restart_preferences``."""
+
+    action: Literal["restart"] = "restart"
+    restart_preferences: ApiPreferences
+
+
+class RestoreDecision(_Waits):
+    """Refresh towards the version the group ran before, with ``restart_preferences``."""
+
+    action: Literal["restore"] = "restore"
+    restart_preferences: ApiPreferences
+
+
+class ApproveDecision(Model):
+    """Ask a person at ``checkpoint``; the state machine describes the refresh again on the answer."""
+
+    action: Literal["approve"] = "approve"
+    checkpoint: Checkpoint = Field(description="The checkpoint an approval is asked for.")
+
+
+class ContinueDecision(_Waits):
+    """Wait, then hand the watch over to the execution ``continue_as``."""
+
+    action: Literal["continue"] = "continue"
+    continue_as: str = Field(description="The execution the watch continues in.")
+
+
+class ReportDecision(Model):
+    """The watch is over: publish the outcome (the Choice's default branch)."""
+
+    action: Literal["report"] = "report"
+
+
+#: What the watcher does next, one model per :data:`Action`, told apart by ``action``: each
+#: carries only what the state machine reads after that Choice (tests/unit/test_watch_input.py
+#: checks every ``$.decision`` path of the ASL against them).
+Decision = Annotated[
+    WaitDecision
+    | RollbackDecision
+    | CancelDecision
+    | RestartDecision
+    | RestoreDecision
+    | ApproveDecision
+    | ContinueDecision
+    | ReportDecision,
+    Field(discriminator="action"),
+]
+
+
+def waited_after(decision: Decision) -> int:
+    """The seconds the state machine waits after ``decision`` (none after approve or report)."""
+    return decision.wait_seconds if isinstance(decision, _Waits) else 0
 
 
 class Outcome(Model):
