@@ -44,6 +44,14 @@ class FakeAws:
     irreversible: set[str] = field(default_factory=set)
     #: Per launch template id, its versions' images (version 1 is $Default).
     templates: dict[str, dict[int, str]] = field(default_factory=dict)
+    #: Per launch template id, its name and tags (DescribeLaunchTemplates); the name is the id
+    #: and the tags are none when a template is not listed here.
+    template_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Every read of one version (DescribeLaunchTemplateVersions of one template), and of the
+    #: account's $Latest/$Default versions on an image.
+    version_reads: list[tuple[str, str]] = field(default_factory=list)
+    bulk_version_reads: list[str] = field(default_factory=list)
+    images: dict[str, Image] = field(default_factory=dict)
     created_versions: list[tuple[str, int, str]] = field(default_factory=list)
     deleted_versions: list[tuple[str, int]] = field(default_factory=list)
     #: Called by start_instance_refresh before it starts anything: a test's concurrent actor.
@@ -136,13 +144,33 @@ class FakeAws:
 
     # --- LaunchTemplates -------------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
-        return []
+        return [
+            LaunchTemplateRecord(
+                id=template_id,
+                name=template_id,
+                tags=self.template_tags.get(template_id, {}),
+                latest_version=max(versions),
+                default_version=1,
+            )
+            for template_id, versions in self.templates.items()
+            if template_id in ids or template_id in names
+        ]
 
     def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion:
         template_id = str(template.id)
+        self.version_reads.append((template_id, version))
         versions = self.templates[template_id]
         number = {"$Latest": max(versions), "$Default": 1}.get(version) or int(version)
         return TemplateVersion(template_id=template_id, version=number, image_id=versions[number])
+
+    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
+        self.bulk_version_reads.append(image_id)
+        return [
+            TemplateVersion(template_id=template_id, version=number, image_id=image_id)
+            for template_id, versions in self.templates.items()
+            for number in sorted({max(versions), 1})
+            if versions[number] == image_id
+        ]
 
     def create_launch_template_version(
         self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
@@ -181,7 +209,7 @@ class FakeAws:
         return "123456789012"
 
     def describe_image(self, image_id: str) -> Image | None:
-        return None
+        return self.images.get(image_id)
 
     def images_built_by(self, image_builder_arn: str) -> list[Image]:
         return []
