@@ -47,8 +47,15 @@ class FakeAws:
     irreversible: set[str] = field(default_factory=set)
     #: Per launch template id, its versions' images (version 1 is $Default).
     templates: dict[str, dict[int, str]] = field(default_factory=dict)
-    #: The launch templates as DescribeLaunchTemplates describes them (with their tags).
+    #: The launch templates as DescribeLaunchTemplates describes them (with their tags), where a
+    #: test names them; any other template in ``templates`` is described from template_tags.
     template_records: list[LaunchTemplateRecord] = field(default_factory=list)
+    #: Per launch template id, its tags when it has no record; its name is then its id.
+    template_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Every read of one version (DescribeLaunchTemplateVersions of one template), and of the
+    #: account's $Latest/$Default versions on an image.
+    version_reads: list[tuple[str, str]] = field(default_factory=list)
+    bulk_version_reads: list[str] = field(default_factory=list)
     #: The AMIs DescribeImages knows.
     images: dict[str, Image] = field(default_factory=dict)
     created_versions: list[tuple[str, int, str]] = field(default_factory=list)
@@ -143,20 +150,43 @@ class FakeAws:
 
     # --- LaunchTemplates -------------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
-        return [t for t in self.template_records if t.id in ids or t.name in names]
+        named = {t.id: t for t in self.template_records}
+        found = []
+        for template_id, versions in self.templates.items():
+            tags = self.template_tags.get(template_id, {})
+            record = named.get(template_id) or LaunchTemplateRecord(
+                id=template_id, name=template_id, tags=tags
+            )
+            if record.id in ids or record.name in names:
+                numbers = {"latest_version": max(versions), "default_version": 1}
+                update = {key: getattr(record, key) or value for key, value in numbers.items()}
+                found.append(record.model_copy(update=update))
+        return found
 
     def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion:
         template_id = str(template.id)
+        self.version_reads.append((template_id, version))
         versions = self.templates[template_id]
         number = {"$Latest": max(versions), "$Default": 1}.get(version) or int(version)
         return TemplateVersion(template_id=template_id, version=number, image_id=versions[number])
+
+    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
+        self.bulk_version_reads.append(image_id)
+        return [
+            TemplateVersion(template_id=template_id, version=number, image_id=image_id)
+            for template_id, versions in self.templates.items()
+            for number in sorted({max(versions), 1})
+            if versions[number] == image_id
+        ]
 
     def create_launch_template_version(
         self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
     ) -> TemplateVersion:
         template_id = str(template.id)
         versions = self.templates[template_id]
-        number = max(versions) + 1
+        # As on AWS, a deleted version's number is never given again.
+        deleted = [v for t, v in self.deleted_versions if t == template_id]
+        number = max([*versions, *deleted]) + 1
         versions[number] = image_id
         self.created_versions.append((template_id, number, image_id))
         return TemplateVersion(template_id=template_id, version=number, image_id=image_id)

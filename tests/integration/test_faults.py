@@ -34,7 +34,8 @@ def test_throttling_and_contention_are_retried_with_backoff(
     old, new = fleet.image("golden-1"), fleet.image("golden-2")
     fleet.group("web", old, size=2)
     emulation.faults.throttle("StartInstanceRefresh", times=2)
-    emulation.faults.contention("DescribeInstanceRefreshes", times=1)
+    # (the start describes no refresh before starting one: contention meets its scan of the groups)
+    emulation.faults.contention("DescribeAutoScalingGroups", times=1)
 
     answer = deploy(app, new, "web")
 

@@ -110,6 +110,26 @@ def test_deploy_fails_with_access_denied_without_start_instance_refresh(
     assert [v["LaunchTemplateData"]["ImageId"] for v in fleet.launch_template_versions("web")] == [old]
 
 
+def test_the_fleets_versions_are_read_only_with_describe_launch_template_versions_on_every_resource(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str]
+) -> None:
+    # Given StartRefresh's role without ec2:DescribeLaunchTemplateVersions (which IAM grants on
+    # "*" only: the template-less read of every template's $Latest and $Default names none)
+    old, new = images
+    fleet.group("web", old, size=2)
+    revoke(app, "StartRefreshFunctionRole", "ec2:DescribeLaunchTemplateVersions")
+
+    # When a deploy is requested
+    answer = deploy(app, new, ["web"])
+
+    # Then the bulk read is denied before any version is made
+    assert answer["success"] is False
+    assert answer["error"]["details"]["aws_code"] == "UnauthorizedOperation"
+    assert "ec2:DescribeLaunchTemplateVersions" in answer["error"]["message"]
+    assert fleet.refreshes("web") == []
+    assert len(fleet.launch_template_versions("web")) == 1
+
+
 def test_the_same_deploy_passes_with_the_template_as_written(
     app: LocalApp, fleet: Fleet, images: tuple[str, str]
 ) -> None:

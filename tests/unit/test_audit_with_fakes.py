@@ -90,7 +90,8 @@ def test_without_an_audit_trail_nothing_waits_and_a_busy_group_is_refused(aws: F
     with pytest.raises(RefreshConflictError):
         start_and_record(request("d-1"), aws, SETTINGS, NOW, None)
 
-    assert aws.created_versions == []
+    # The start went first and was refused: the version made for it is gone again
+    assert aws.deleted_versions == [(t, v) for t, v, _ in aws.created_versions]
 
 
 def test_a_deployment_queued_behind_another_image_is_recorded_then_started_when_that_ends(
@@ -106,7 +107,8 @@ def test_a_deployment_queued_behind_another_image_is_recorded_then_started_when_
     assert audit.deployments["d-2"]["queued"] == [queued.model_dump()]
     [waiting] = audit.queued_for("web")
     assert (waiting.image_id, waiting.request.groups, waiting.behind_refresh_id) == (NEW, ["web"], ahead)
-    assert aws.created_versions == []  # nothing of it starts while the refresh ahead runs
+    # nothing of it is left while the refresh ahead runs (its version went with the refused start)
+    assert aws.deleted_versions == [(t, v) for t, v, _ in aws.created_versions]
 
     aws.refreshes["web"][0]["Status"] = "Successful"
     drained = start_queued(
@@ -122,7 +124,8 @@ def test_a_deployment_queued_behind_another_image_is_recorded_then_started_when_
     assert audit.queued_for("web") == []
     assert audit.deployments[pinned]["groups"] == ["web"]
     assert audit.refresh(started.refresh_id)["deployment_id"] == pinned  # type: ignore[index]
-    assert aws.created_versions == [("lt-1", 3, NEW)]
+    assert aws.created_versions[-1] == ("lt-1", 4, NEW)  # the refused start's 3 is not reused
+    assert aws.templates["lt-1"][4] == NEW
 
 
 class CancelsAtOnce(FakeAws):

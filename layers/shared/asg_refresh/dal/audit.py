@@ -34,8 +34,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from asg_refresh import timeutil
+from asg_refresh.dal import retry
 from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.errors import AwsRequestError
+from asg_refresh.errors import AwsRequestError, AwsUnavailableError
 from asg_refresh.models.approval import PendingApproval
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.queue import QueuedDeployment
@@ -52,6 +53,10 @@ _SWEEP_KEY = {"deployment_id": "reconciler", "item": "sweep"}
 APPROVAL_ITEM = "approval"
 #: PendingApproval fields stored under another name (``deployment_id`` is the table's key).
 _APPROVAL_RENAMED = {"deployment_id": "approval_deployment_id", "status": "approval_status"}
+#: BatchWriteItem's limit of put requests a call.
+BATCH_WRITE_LIMIT = 25
+#: Calls of one batch while DynamoDB keeps handing items back as unprocessed (with back-off).
+BATCH_WRITE_ATTEMPTS = 8
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -76,31 +81,59 @@ class AuditStore:
             "dynamodb", "put_item", TableName=self.table, Item=_item({**values, "expires_at": expires})
         )
 
-    def record_deployment(self, request: DeployRequest, result: StartResult) -> None:
-        self._put(
-            {
-                "deployment_id": result.id,
-                "item": "deployment",
-                "trigger": result.trigger,
-                "image_id": result.image_id,
-                "created_at": result.created_at.isoformat(),
-                "request": request.model_dump(mode="json", exclude_none=True),
-                "groups": [r.group for r in result.refreshes],
-                "skipped": [s.model_dump() for s in result.skipped],
-                "queued": [q.model_dump() for q in result.queued],
-            }
+    def _put_all(self, items: list[dict[str, Any]]) -> None:
+        """:meth:`_put` for many items, 25 a BatchWriteItem. The items it hands back unprocessed
+        (throttled) are written again with back-off; any still unwritten after that are an error,
+        never dropped. Only for unconditional puts: BatchWriteItem takes no condition."""
+        expires = int((timeutil.now() + KEEP_FOR).timestamp())
+        requests = [{"PutRequest": {"Item": _item({**values, "expires_at": expires})}} for values in items]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            self._write_batch(requests[start : start + BATCH_WRITE_LIMIT])
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        pending = requests
+        for delay in [*retry.backoff_delays(BATCH_WRITE_ATTEMPTS), None]:
+            answer = self.aws.call("dynamodb", "batch_write_item", RequestItems={self.table: pending})
+            pending = (answer.get("UnprocessedItems") or {}).get(self.table) or []
+            if not pending:
+                return
+            if delay is not None:
+                retry.sleep(delay)
+        raise AwsUnavailableError(
+            f"dynamodb.BatchWriteItem left {len(pending)} audit items unprocessed after "
+            f"{BATCH_WRITE_ATTEMPTS} attempts",
+            operation="batch_write_item",
         )
-        for refresh in result.refreshes:
-            self._put(
+
+    def record_deployment(self, request: DeployRequest, result: StartResult) -> None:
+        """The deployment's item and one per refresh it started, in batches (none is
+        conditional: a redelivered deployment writes the same items again)."""
+        self._put_all(
+            [
                 {
                     "deployment_id": result.id,
-                    "item": f"refresh#{refresh.group}#{refresh.refresh_id}",
-                    **refresh.model_dump(mode="json"),
-                    "started_at": result.created_at.isoformat(),
-                    "status": "Started",
-                    "unfinished": UNFINISHED,
-                }
-            )
+                    "item": "deployment",
+                    "trigger": result.trigger,
+                    "image_id": result.image_id,
+                    "created_at": result.created_at.isoformat(),
+                    "request": request.model_dump(mode="json", exclude_none=True),
+                    "groups": [r.group for r in result.refreshes],
+                    "skipped": [s.model_dump() for s in result.skipped],
+                    "queued": [q.model_dump() for q in result.queued],
+                },
+                *(
+                    {
+                        "deployment_id": result.id,
+                        "item": f"refresh#{refresh.group}#{refresh.refresh_id}",
+                        **refresh.model_dump(mode="json"),
+                        "started_at": result.created_at.isoformat(),
+                        "status": "Started",
+                        "unfinished": UNFINISHED,
+                    }
+                    for refresh in result.refreshes
+                ),
+            ]
+        )
 
     def record_resumed(
         self,

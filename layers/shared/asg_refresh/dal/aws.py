@@ -228,9 +228,26 @@ class AwsGateway:
                 id=item["LaunchTemplateId"],
                 name=item["LaunchTemplateName"],
                 tags={tag["Key"]: tag.get("Value", "") for tag in item.get("Tags", [])},
+                latest_version=item.get("LatestVersionNumber"),
+                default_version=item.get("DefaultVersionNumber"),
             )
             for item in found
         ]
+
+    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
+        """The ``$Latest`` and ``$Default`` versions of every launch template of the account that
+        launch ``image_id``: DescribeLaunchTemplateVersions without a template (which takes those
+        two aliases and no numbers), filtered by ``image-id``, 200 a page. Its cost follows the
+        versions already on the image (none for a new one), not the account's templates."""
+        found = self._pages(
+            "ec2",
+            "describe_launch_template_versions",
+            "LaunchTemplateVersions",
+            Versions=["$Latest", "$Default"],
+            Filters=[{"Name": "image-id", "Values": [image_id]}],
+            MaxResults=200,
+        )
+        return [template_version_record(item) for item in found]
 
     def launch_template_version(self, template: LaunchTemplateSpec, version: str) -> AwsItem:
         """DescribeLaunchTemplateVersions' answer for one version (its LaunchTemplateData whole)."""

@@ -90,6 +90,10 @@ class LaunchTemplates(Protocol):
 
     def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion: ...
 
+    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
+        """Every template's ``$Latest`` and ``$Default`` versions that launch ``image_id``."""
+        ...
+
     def create_launch_template_version(
         self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
     ) -> TemplateVersion: ...

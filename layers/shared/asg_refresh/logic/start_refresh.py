@@ -3,7 +3,8 @@
 Nothing is left half-started: a launch template version created for a refresh that then fails
 to start is deleted again, and a refresh whose watcher could not be started is found again (and
 attached to) when the event is retried, because the group then already has an active refresh
-towards the same image.
+towards the same image (StartInstanceRefresh answers InstanceRefreshInProgress, or the group's
+template is on the image already and its refreshes are described before it is called up to date).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from asg_refresh.models.base import build_all
 from asg_refresh.models.deploy import DeployRequest, SupersedePolicy
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import MAX_DELAY_SECONDS, AlarmSpecification, RefreshPreferences
+from asg_refresh.models.resources import LaunchTemplateRecord
 from asg_refresh.models.results import QueuedGroup, SkippedGroup, StartedRefresh, StartResult
 from asg_refresh.models.watch import WatchInput
 from asg_refresh.settings import Settings
@@ -64,23 +66,13 @@ def start_deployment(
     (REFRESH_IN_PROGRESS) where there is nowhere to wait."""
     image_id = checked_image_id(request, aws, settings)
 
-    targets, skipped = select_groups(request, aws, settings)
+    targets, skipped, templates = _selected(request, aws, settings)
     if supersede_policy(request, settings) == "reject":
         _refuse_if_refreshing_elsewhere(targets, image_id, aws)
     result = StartResult(
         id=request.deployment_id, created_at=now, trigger=request.trigger, image_id=image_id, skipped=skipped
     )
-    # Targets sharing a launch template have their versions read before any is created: a sharer
-    # following $Latest would otherwise read the version made for another, find it on the image
-    # already and be skipped as up to date, its instances never replaced.
-    sharers = _sharing_a_template(targets)
-    read_first = dict(
-        zip(
-            [group.name for group in sharers],
-            _in_parallel(sharers, lambda group: _current_version(group, aws)),
-            strict=True,
-        )
-    )
+    read_first = _versions_before_any_is_created(targets, templates, image_id, aws)
     for started in _in_parallel(
         targets,
         lambda group: _refresh_or_skip(
@@ -146,7 +138,7 @@ def _refuse_if_refreshing_elsewhere(targets: list[Group], image_id: str, aws: St
 
 def _in_parallel(groups: list[Group], work: Callable[[Group], T]) -> list[T]:
     """``work`` for every group, a few at a time, results in the groups' order. Each group costs
-    about six sequential AWS calls: a fleet of hundreds would not fit a Lambda timeout one by one."""
+    about three sequential AWS calls: a fleet of hundreds would not fit a Lambda timeout one by one."""
     if len(groups) <= 1:
         return [work(group) for group in groups]
     build_all()  # deferred models are not built safely by several threads at once
@@ -162,6 +154,24 @@ def _sharing_a_template(targets: list[Group]) -> list[Group]:
 
     users = Counter(key(group) for group in targets)
     return [group for group in targets if users[key(group)] > 1]
+
+
+def _versions_before_any_is_created(
+    targets: list[Group], templates: list[LaunchTemplateRecord], image_id: str, aws: StartPorts
+) -> dict[str, TemplateVersion]:
+    """The version each target runs now, by group name, read before any version is created.
+
+    One bulk read (every template's ``$Latest`` and ``$Default`` versions already on the image)
+    tells it for every group that follows one of those; the rest read their own later, except
+    targets sharing a launch template, read here: a sharer following $Latest would otherwise
+    read the version made for another, find it on the image already and be skipped as up to
+    date, its instances never replaced."""
+    if not targets:
+        return {}
+    known = lt_rules.current_versions(targets, templates, aws.floating_versions_on_image(image_id), image_id)
+    sharers = [group for group in _sharing_a_template(targets) if group.name not in known]
+    read = _in_parallel(sharers, lambda group: _current_version(group, aws))
+    return known | dict(zip([group.name for group in sharers], read, strict=True))
 
 
 def _current_version(group: Group, aws: StartPorts) -> TemplateVersion:
@@ -221,6 +231,14 @@ def select_groups(
     groups): the same scan selects the targets and finds who else uses their launch templates.
     ``each_group_alone``: see :func:`launch_template_refusals`.
     """
+    targets, skipped, _ = _selected(request, aws, settings, each_group_alone=each_group_alone)
+    return targets, skipped
+
+
+def _selected(
+    request: DeployRequest, aws: StartPorts, settings: Settings, *, each_group_alone: bool = False
+) -> tuple[list[Group], list[SkippedGroup], list[LaunchTemplateRecord]]:
+    """:func:`select_groups`, and the targets' launch templates as DescribeLaunchTemplates told."""
     fleet = aws.all_groups()
     found, skipped = _targeted(request, fleet, settings)
     targets = []
@@ -231,17 +249,18 @@ def select_groups(
         else:
             skipped.append(refusal)
     if not targets:
-        return targets, skipped
+        return targets, skipped, []
     ids, names = lt_rules.templates_to_describe(targets)
+    templates = aws.describe_launch_templates(ids, names)
     refused = lt_rules.launch_template_refusals(
         targets,
         fleet,
-        aws.describe_launch_templates(ids, names),
+        templates,
         (settings.opt_in_tag_key, settings.opt_in_tag_value),
         each_group_alone=each_group_alone,
     )
     skipped += [refused[g.name] for g in targets if g.name in refused]
-    return [g for g in targets if g.name not in refused], skipped
+    return [g for g in targets if g.name not in refused], skipped, templates
 
 
 def _targeted(
@@ -304,7 +323,11 @@ def refresh_group(
     current: TemplateVersion | None = None,
 ) -> StartedRefresh:
     """Start the group's refresh onto a new numbered version of its launch template, made from
-    ``current`` (the version it runs, read here unless given)."""
+    ``current`` (the version it runs, read here unless given).
+
+    The refresh is started first and its refreshes described only when AWS says one is already
+    active (InstanceRefreshInProgress): then it is attached to, or refused as a conflict if it
+    goes towards another image, and the version made for it deleted again."""
     gates = request.gates.merged_over(settings.default_gates)
     alarms = alarm_names_for(
         group, [*request.alarms, *gates.alarms], settings.alarm_tag_key, settings.default_alarm_names
@@ -312,13 +335,15 @@ def refresh_group(
     deploy = _GroupDeploy(group, image_id, request, gates, alarms)
     template = group.launch_template
     assert template is not None
-    active = active_refresh(aws.refreshes_of(deploy.name))
-    if active:
-        return _attach(deploy, active, aws, settings)
     current = current or _current_version(group, aws)
     if current.image_id == image_id:
         behind = lt_rules.VersionImages(aws, template).off_target(group, image_id, str(current.version))
         if not behind:
+            # Up to date, or refreshed already by an earlier delivery of this event whose watcher
+            # did not start (its refresh may still be under way): that one is attached to.
+            active = active_refresh(aws.refreshes_of(deploy.name))
+            if active:
+                return _attach(deploy, active, aws, settings)
             raise AlreadyUpToDateError(
                 f"its launch template and every in-service instance already use {image_id}", group=deploy.name
             )
@@ -349,7 +374,8 @@ def _start(
     try:
         refresh_id = aws.start_instance_refresh(deploy.name, deploy.request.strategy, desired, preferences)
     except RefreshAlreadyActive:
-        # Another start won the race between our Describe and our Start.
+        # A refresh is under way already (an earlier delivery of this event, another start that
+        # won the race, or one towards another image): ours never started, so its version goes.
         if created:
             aws.delete_launch_template_version(template_id, version)
         active = active_refresh(aws.refreshes_of(deploy.name))

@@ -16,6 +16,17 @@ class LaunchTemplateRecord(Model):
     id: str
     name: str
     tags: dict[str, str] = Field(default_factory=dict)
+    #: ``LatestVersionNumber`` and ``DefaultVersionNumber``: what ``$Latest`` and ``$Default`` are now.
+    latest_version: int | None = None
+    default_version: int | None = None
+
+    def resolve(self, version: str) -> int | None:
+        """The number a group's ``$Latest``, ``$Default`` or numbered version stands for."""
+        if version == "$Latest":
+            return self.latest_version
+        if version == "$Default":
+            return self.default_version
+        return int(version) if version.isdigit() else None
 
 
 class ParameterRecord(Model):
