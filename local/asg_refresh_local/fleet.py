@@ -20,10 +20,19 @@ class Fleet:
     client: ClientFactory
     created_groups: list[str] = field(default_factory=list)
 
-    def image(self, name: str, builder_arn: str | None = None, tags: dict[str, str] | None = None) -> str:
-        """Register an available AMI owned by this account (optionally as Image Builder made it)."""
+    def image(
+        self,
+        name: str,
+        builder_arn: str | None = None,
+        tags: dict[str, str] | None = None,
+        architecture: str = "x86_64",
+    ) -> str:
+        """Register an available AMI owned by this account (optionally as Image Builder made it),
+        for ``architecture`` (the fleet's instance types, t3.micro, are x86_64)."""
         ec2 = self.client("ec2")
-        image_id = str(ec2.register_image(Name=name, RootDeviceName="/dev/xvda")["ImageId"])
+        image_id = str(
+            ec2.register_image(Name=name, RootDeviceName="/dev/xvda", Architecture=architecture)["ImageId"]
+        )
         all_tags = dict(tags or {})
         if builder_arn:
             all_tags |= {"Ec2ImageBuilderArn": builder_arn, "CreatedBy": "EC2 Image Builder"}
@@ -51,6 +60,8 @@ class Fleet:
         template_opted_in: bool | None = None,
         shares: str | None = None,
         by_name: bool = False,
+        max_size: int | None = None,
+        instance_type: str = "t3.micro",
     ) -> dict[str, Any]:
         """A group on its own launch template ``<name>-lt``, tagged with the opt-in tag when the
         group is (``template_opted_in`` overrides that), or on the launch template of the group
@@ -58,7 +69,9 @@ class Fleet:
         template by name instead of id."""
         ec2, autoscaling = self.client("ec2"), self.client("autoscaling")
         tagged = opted_in if template_opted_in is None else template_opted_in
-        template = _launch_template(ec2, name, image_id, shares=shares, tagged=tagged)
+        template = _launch_template(
+            ec2, name, image_id, shares=shares, tagged=tagged, instance_type=instance_type
+        )
         spec = (
             {"LaunchTemplateName": template["LaunchTemplateName"], "Version": version}
             if by_name
@@ -74,7 +87,7 @@ class Fleet:
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             MinSize=0,
-            MaxSize=max(size * 2, 1),
+            MaxSize=max(size * 2, 1) if max_size is None else max_size,
             DesiredCapacity=size,
             VPCZoneIdentifier=subnet,
             DefaultInstanceWarmup=warmup,
@@ -135,7 +148,9 @@ class Fleet:
         return sorted(answer["LaunchTemplateVersions"], key=lambda v: v["VersionNumber"])
 
 
-def _launch_template(ec2: Any, name: str, image_id: str, *, shares: str | None, tagged: bool) -> Any:
+def _launch_template(
+    ec2: Any, name: str, image_id: str, *, shares: str | None, tagged: bool, instance_type: str = "t3.micro"
+) -> Any:
     """The group's own new launch template ``<name>-lt``, or that of the group ``shares`` names."""
     if shares:
         named = [f"{shares}-lt"]
@@ -143,7 +158,7 @@ def _launch_template(ec2: Any, name: str, image_id: str, *, shares: str | None, 
     opt_in = [{"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}]
     return ec2.create_launch_template(
         LaunchTemplateName=f"{name}-lt",
-        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": instance_type},
         TagSpecifications=opt_in if tagged else [],
     )["LaunchTemplate"]
 

@@ -44,6 +44,16 @@ class FakeAws:
     irreversible: set[str] = field(default_factory=set)
     #: Per launch template id, its versions' images (version 1 is $Default).
     templates: dict[str, dict[int, str]] = field(default_factory=dict)
+    #: Per launch template id, the instance type every version names (none when absent).
+    template_instance_types: dict[str, str] = field(default_factory=dict)
+    #: DescribeLaunchTemplates' templates: their tags, by id (a template not here is not found).
+    launch_template_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The images DescribeImages knows, by id.
+    images: dict[str, Image] = field(default_factory=dict)
+    #: DescribeInstanceTypes' SupportedArchitectures, by instance type.
+    instance_types: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"t3.micro": ("x86_64",), "m5.large": ("x86_64",), "m7g.large": ("arm64",)}
+    )
     created_versions: list[tuple[str, int, str]] = field(default_factory=list)
     deleted_versions: list[tuple[str, int]] = field(default_factory=list)
     #: Called by start_instance_refresh before it starts anything: a test's concurrent actor.
@@ -136,13 +146,22 @@ class FakeAws:
 
     # --- LaunchTemplates -------------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
-        return []
+        return [
+            LaunchTemplateRecord(id=template_id, name=f"{template_id}-name", tags=tags)
+            for template_id, tags in self.launch_template_tags.items()
+            if template_id in ids
+        ]
 
     def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion:
         template_id = str(template.id)
         versions = self.templates[template_id]
         number = {"$Latest": max(versions), "$Default": 1}.get(version) or int(version)
-        return TemplateVersion(template_id=template_id, version=number, image_id=versions[number])
+        return TemplateVersion(
+            template_id=template_id,
+            version=number,
+            image_id=versions[number],
+            instance_type=self.template_instance_types.get(template_id),
+        )
 
     def create_launch_template_version(
         self, template: LaunchTemplateSpec, source_version: str, image_id: str, description: str
@@ -181,7 +200,10 @@ class FakeAws:
         return "123456789012"
 
     def describe_image(self, image_id: str) -> Image | None:
-        return None
+        return self.images.get(image_id)
+
+    def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        return {t: self.instance_types[t] for t in instance_types if t in self.instance_types}
 
     def images_built_by(self, image_builder_arn: str) -> list[Image]:
         return []

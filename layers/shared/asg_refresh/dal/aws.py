@@ -29,6 +29,7 @@ from asg_refresh.dal.records import (
     Group,
     GroupInstance,
     Image,
+    LaunchOverride,
     LaunchTemplateSpec,
     MetricResult,
     Refresh,
@@ -208,6 +209,35 @@ class AwsGateway:
             data_type=found.get("DataType"),
             value=None if kind == "SecureString" else found.get("Value"),
         )
+
+    # --- Instance types ------------------------------------------------------------------
+    def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        """``ProcessorInfo.SupportedArchitectures`` of each instance type EC2 knows, 100 a call.
+        A type EC2 does not know is left out (AWS refuses the whole call for it, so that batch
+        is asked again one type at a time)."""
+        found: dict[str, tuple[str, ...]] = {}
+        unique = list(dict.fromkeys(instance_types))
+        for start in range(0, len(unique), 100):
+            batch = unique[start : start + 100]
+            try:
+                found |= self._architectures(batch)
+            except AwsRequestError as error:
+                if error.context.get("aws_code") != "InvalidInstanceType" or len(batch) == 1:
+                    raise
+                for one in batch:
+                    try:
+                        found |= self._architectures([one])
+                    except AwsRequestError as unknown:
+                        if unknown.context.get("aws_code") != "InvalidInstanceType":
+                            raise
+        return found
+
+    def _architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        described = self._pages("ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=instance_types)
+        return {
+            str(item["InstanceType"]): tuple((item.get("ProcessorInfo") or {}).get("SupportedArchitectures", []))
+            for item in described
+        }
 
     # --- Launch templates ----------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
@@ -424,6 +454,14 @@ def group_record(item: AwsItem) -> Group:
             if (spec := spec_record(override.get("LaunchTemplateSpecification"))) is not None
         ),
         mixed_instances_policy=mixed,
+        launch_overrides=tuple(
+            LaunchOverride(
+                instance_type=override.get("InstanceType") or None,
+                instance_requirements=bool(override.get("InstanceRequirements")),
+                launch_template=spec_record(override.get("LaunchTemplateSpecification")),
+            )
+            for override in overrides
+        ),
         instances=tuple(
             GroupInstance(
                 id=instance["InstanceId"],
@@ -471,15 +509,19 @@ def image_record(item: AwsItem) -> Image:
         state=item.get("State"),
         owner_id=item.get("OwnerId"),
         creation_date=str(item.get("CreationDate", "")),
+        architecture=item.get("Architecture") or None,
     )
 
 
 def template_version_record(item: AwsItem) -> TemplateVersion:
-    """A ``LaunchTemplateVersion``: the version and the image it launches."""
+    """A ``LaunchTemplateVersion``: the version, the image it launches and its instance type."""
+    data = item.get("LaunchTemplateData") or {}
     return TemplateVersion(
         template_id=item["LaunchTemplateId"],
         version=item["VersionNumber"],
-        image_id=(item.get("LaunchTemplateData") or {}).get("ImageId", "") or "",
+        image_id=data.get("ImageId", "") or "",
+        instance_type=data.get("InstanceType") or None,
+        instance_requirements=bool(data.get("InstanceRequirements")),
     )
 
 

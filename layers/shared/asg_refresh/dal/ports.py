@@ -104,6 +104,12 @@ class Images(Protocol):
     def get_parameter(self, name: str) -> ParameterRecord | None: ...
 
 
+class InstanceTypes(Protocol):
+    def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        """Each known instance type's supported architectures; an unknown type is left out."""
+        ...
+
+
 class Refreshes(Protocol):
     """Instance refreshes: started, described."""
 
@@ -198,7 +204,13 @@ class GatePorts(Alarms, Metrics, Protocol):
     """What the watcher's gates read."""
 
 
-class StartPorts(GroupDescriptions, LaunchTemplates, Images, Refreshes, RefreshStops, Executions, Protocol):
+class PreflightPorts(LaunchTemplates, Images, InstanceTypes, Protocol):
+    """What the pre-flight checks read (logic/preflight.py)."""
+
+
+class StartPorts(
+    GroupDescriptions, LaunchTemplates, Images, InstanceTypes, Refreshes, RefreshStops, Executions, Protocol
+):
     """What starting a deployment needs."""
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "GroupInstance",
     "Image",
     "InstanceRefresh",
+    "LaunchOverride",
     "LaunchTemplateSpec",
     "MetricResult",
     "Refresh",
@@ -69,6 +70,16 @@ class GroupInstance(Record):
     launch_template: LaunchTemplateSpec | None = None
 
 
+class LaunchOverride(Record):
+    """One of a mixed instances policy's ``Overrides``: what it launches instead of the template's
+    instance type."""
+
+    instance_type: str | None = None
+    #: Whether it chooses instance types by ``InstanceRequirements`` (attributes, not names).
+    instance_requirements: bool = False
+    launch_template: LaunchTemplateSpec | None = None
+
+
 class Group(Record):
     """An Auto Scaling group: its name and tags (the opt-in and alarm tags logic reads), and,
     when described in full, its launch template, instances and capacity."""
@@ -79,6 +90,8 @@ class Group(Record):
     launch_template: LaunchTemplateSpec | None = None
     #: The templates of the mixed instances policy's overrides.
     override_templates: tuple[LaunchTemplateSpec, ...] = ()
+    #: The mixed instances policy's overrides, in order (empty without one).
+    launch_overrides: tuple[LaunchOverride, ...] = ()
     #: ``MixedInstancesPolicy`` as AWS wrote it: only handed back to AWS (dal/requests.py).
     mixed_instances_policy: dict[str, Any] | None = None
     instances: tuple[GroupInstance, ...] = ()
@@ -111,6 +124,10 @@ class TemplateVersion(Record):
     template_id: str
     version: int
     image_id: str = ""
+    #: ``LaunchTemplateData.InstanceType``; None when it names none.
+    instance_type: str | None = None
+    #: Whether it chooses instance types by ``InstanceRequirements`` instead.
+    instance_requirements: bool = False
 
 
 class Refresh(Record):
@@ -145,6 +162,8 @@ class Image(Record):
     owner_id: str | None = None
     #: ISO 8601, as AWS writes it (so that it sorts as it reads).
     creation_date: str = ""
+    #: ``Architecture`` (x86_64, arm64, i386...); None when the answer gives none.
+    architecture: str | None = None
 
 
 class Alarm(Record):

@@ -33,6 +33,7 @@ from asg_refresh.errors import (
 )
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic import launch_templates as lt_rules
+from asg_refresh.logic import preflight
 from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.supersede import WaitingRoom, start_if_nothing_ahead
@@ -66,6 +67,11 @@ def start_deployment(
     image_id = checked_image_id(request, aws, settings)
 
     targets, skipped = select_groups(request, aws, settings)
+    # Before anything is created: a group whose refresh could not succeed or be undone is refused.
+    targets, refused, _ = preflight.screen(
+        targets, skipped, image_id, request.preferences.merged_over(settings.default_preferences), aws
+    )
+    skipped += refused
     if supersede_policy(request, settings) == "reject":
         _refuse_if_refreshing_elsewhere(targets, image_id, aws)
     result = StartResult(
@@ -204,6 +210,7 @@ def _raise_for(skipped: list[SkippedGroup]) -> None:
         RefreshConflictError.code: RefreshConflictError,
         LaunchTemplateNotOptedInError.code: LaunchTemplateNotOptedInError,
         SharedLaunchTemplateError.code: SharedLaunchTemplateError,
+        **preflight.PREFLIGHT_ERRORS,
     }
     error_type = errors.get(codes.pop(), NoTargetGroupsError) if len(codes) == 1 else NoTargetGroupsError
     raise error_type(reasons, skipped=[item.model_dump() for item in skipped])

@@ -1,0 +1,29 @@
+"""Pre-flight verdicts: what each check found for a group, before anything is created."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+#: pass: the check holds; fail: it does not (the start is refused with the check's code);
+#: unknown: it could not be established from what AWS answers (shown, never refused on).
+Verdict = Literal["pass", "fail", "unknown"]
+CheckName = Literal["architecture", "headroom", "rollback", "launch_template_not_shared"]
+
+
+class PreflightCheck(BaseModel):
+    name: CheckName
+    verdict: Verdict
+    evidence: str = Field(max_length=2000)
+    #: The error code a failing check refuses the start with.
+    code: str
+
+
+class GroupPreflight(BaseModel):
+    group: str
+    checks: list[PreflightCheck] = Field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PreflightCheck]:
+        return [check for check in self.checks if check.verdict == "fail"]
