@@ -173,6 +173,40 @@ def test_a_group_that_is_not_opted_in_is_refused_by_iam_itself(
     assert fleet.refreshes("private") == []
 
 
+@pytest.mark.parametrize("role_id", ["StartRefreshFunctionRole", "StartWaveGroupFunctionRole"])
+def test_the_pre_flight_instance_type_read_is_refused_without_its_grant(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str], role_id: str
+) -> None:
+    # Given the roles that start refreshes, as written: the pre-flight read is allowed
+    old, new = images
+    fleet.group("web", old, size=1)
+    ec2 = client_as(app, role_id, "ec2")
+    assert ec2.describe_instance_types(InstanceTypes=["t3.micro"])["InstanceTypes"]
+
+    # When ec2:DescribeInstanceTypes is taken away, EC2 refuses it
+    revoke(app, role_id, "ec2:DescribeInstanceTypes")
+    with pytest.raises(ClientError) as refused:
+        ec2.describe_instance_types(InstanceTypes=["t3.micro"])
+    assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
+
+
+def test_a_deploy_without_the_pre_flight_grant_fails_before_anything_is_created(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str]
+) -> None:
+    old, new = images
+    fleet.group("web", old, size=2)
+    revoke(app, "StartRefreshFunctionRole", "ec2:DescribeInstanceTypes")
+
+    answer = deploy(app, new, ["web"])
+
+    # A check that cannot read is not passed: the deploy fails with EC2's denial, nothing made
+    assert answer["success"] is False
+    assert answer["error"]["details"]["aws_code"] == "UnauthorizedOperation"
+    assert "DescribeInstanceTypes" in answer["error"]["message"]
+    assert fleet.refreshes("web") == []
+    assert len(fleet.launch_template_versions("web")) == 1
+
+
 def test_launch_templates_that_are_not_opted_in_get_no_new_versions(
     app: LocalApp, fleet: Fleet, images: tuple[str, str]
 ) -> None:
