@@ -62,6 +62,7 @@ class Fleet:
         by_name: bool = False,
         max_size: int | None = None,
         instance_type: str = "t3.micro",
+        subnet_id: str | None = None,
     ) -> dict[str, Any]:
         """A group on its own launch template ``<name>-lt``, tagged with the opt-in tag when the
         group is (``template_opted_in`` overrides that), or on the launch template of the group
@@ -82,7 +83,7 @@ class Fleet:
             all_tags[OPT_IN_TAG[0]] = OPT_IN_TAG[1]
         if alarms:
             all_tags[ALARM_TAG_KEY] = ",".join(alarms)
-        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        subnet = subnet_id or ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         placement = _placement(spec, mixed_instance_types)
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
@@ -91,16 +92,7 @@ class Fleet:
             DesiredCapacity=size,
             VPCZoneIdentifier=subnet,
             DefaultInstanceWarmup=warmup,
-            Tags=[
-                {
-                    "Key": k,
-                    "Value": v,
-                    "PropagateAtLaunch": False,
-                    "ResourceId": name,
-                    "ResourceType": "auto-scaling-group",
-                }
-                for k, v in all_tags.items()
-            ],
+            Tags=[_group_tag(name, k, v) for k, v in all_tags.items()],
             **placement,
         )
         self.created_groups.append(name)
@@ -146,6 +138,16 @@ class Fleet:
         """The versions of the launch template ``group`` created (``<group>-lt``)."""
         answer = self.client("ec2").describe_launch_template_versions(LaunchTemplateName=f"{group}-lt")
         return sorted(answer["LaunchTemplateVersions"], key=lambda v: v["VersionNumber"])
+
+
+def _group_tag(group: str, key: str, value: str) -> dict[str, Any]:
+    return {
+        "Key": key,
+        "Value": value,
+        "PropagateAtLaunch": False,
+        "ResourceId": group,
+        "ResourceType": "auto-scaling-group",
+    }
 
 
 def _launch_template(

@@ -50,6 +50,8 @@ class FakeAws:
     launch_template_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     #: The images DescribeImages knows, by id.
     images: dict[str, Image] = field(default_factory=dict)
+    #: DescribeSubnets' AvailableIpAddressCount, by subnet id.
+    subnets: dict[str, int] = field(default_factory=dict)
     #: DescribeInstanceTypes' SupportedArchitectures, by instance type.
     instance_types: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"t3.micro": ("x86_64",), "m5.large": ("x86_64",), "m7g.large": ("arm64",)}
@@ -201,6 +203,9 @@ class FakeAws:
 
     def describe_image(self, image_id: str) -> Image | None:
         return self.images.get(image_id)
+
+    def free_addresses(self, subnet_ids: list[str]) -> dict[str, int]:
+        return {s: self.subnets[s] for s in subnet_ids if s in self.subnets}
 
     def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
         return {t: self.instance_types[t] for t in instance_types if t in self.instance_types}

@@ -178,7 +178,7 @@ def test_the_pre_flight_instance_type_read_is_refused_without_its_grant(
     app: LocalApp, fleet: Fleet, images: tuple[str, str], role_id: str
 ) -> None:
     # Given the roles that start refreshes, as written: the pre-flight read is allowed
-    old, new = images
+    old, _new = images
     fleet.group("web", old, size=1)
     ec2 = client_as(app, role_id, "ec2")
     assert ec2.describe_instance_types(InstanceTypes=["t3.micro"])["InstanceTypes"]

@@ -43,9 +43,12 @@ def verdicts(shown: DeployPlan, group: str) -> dict[str, tuple[str, str]]:
 def nothing_created(app: LocalApp, fleet: Fleet, group: str) -> None:
     assert len(fleet.launch_template_versions(group)) == 1
     assert fleet.refreshes(group) == []
-    assert app.client("stepfunctions").list_executions(
-        stateMachineArn=app.outputs["WatchRefreshStateMachineArn"]
-    )["executions"] == []
+    assert (
+        app.client("stepfunctions").list_executions(
+            stateMachineArn=app.outputs["WatchRefreshStateMachineArn"]
+        )["executions"]
+        == []
+    )
 
 
 def test_a_group_passing_every_check_starts_and_the_plan_says_why(app: LocalApp, fleet: Fleet) -> None:
@@ -60,6 +63,7 @@ def test_a_group_passing_every_check_starts_and_the_plan_says_why(app: LocalApp,
         "headroom": "pass",
         "rollback": "pass",
         "launch_template_not_shared": "pass",
+        "subnet_addresses": "pass",
     }
     assert shown["architecture"][1] == f"{new} is x86_64, which t3.micro support(s)"
     assert "version 1" in shown["rollback"][1]
@@ -200,3 +204,32 @@ def test_the_plan_shows_a_shared_launch_template_as_a_failed_check(fleet: Fleet)
     assert verdict == "fail"
     assert "legacy ($Latest, not opted in)" in evidence
     assert [(s.group, s.code) for s in shown.skipped] == [("web", "SHARED_LAUNCH_TEMPLATE")]
+
+
+def test_a_subnet_without_free_addresses_for_launch_before_terminate_is_refused(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    # Given 6 instances in a /28 subnet (16 addresses, AWS keeps 5: 11 usable, 5 left free)
+    old, new = fleet.image("golden-1"), fleet.image("golden-2")
+    ec2 = app.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    small = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.200.0/28")["Subnet"]["SubnetId"]
+    fleet.group("web", old, size=6, subnet_id=small)
+    free = ec2.describe_subnets(SubnetIds=[small])["Subnets"][0]["AvailableIpAddressCount"]
+    assert free == 5
+    # MaxHealthyPercentage 200 launches all 6 replacements before terminating the old ones
+    preferences = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "InstanceWarmup": 30}
+
+    answer = deploy(app, new, ["web"], preferences)
+
+    assert answer["error"]["code"] == "SUBNET_ADDRESSES_EXHAUSTED", answer
+    assert (
+        "up to 6 instance(s) above the desired capacity, but the group's subnets have 5 free"
+        in (answer["error"]["message"])
+    )
+    nothing_created(app, fleet, "web")
+
+    # Terminate-first needs none: the same group with MaxHealthyPercentage unset passes the check
+    shown = verdicts(plan(new, ["web"], {"MinHealthyPercentage": 50}), "web")
+    assert shown["subnet_addresses"][0] == "pass"
+    assert deploy(app, new, ["web"], {"MinHealthyPercentage": 50, "InstanceWarmup": 30})["success"] is True

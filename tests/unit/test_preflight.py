@@ -47,7 +47,9 @@ def mixed(*overrides: dict[str, Any]) -> Any:
 
 
 def current(image: str = OLD, instance_type: str | None = "t3.micro", **extra: Any) -> TemplateVersion:
-    return TemplateVersion(template_id="lt-1", version=1, image_id=image, instance_type=instance_type, **extra)
+    return TemplateVersion(
+        template_id="lt-1", version=1, image_id=image, instance_type=instance_type, **extra
+    )
 
 
 def prefs(**fields: Any) -> RefreshPreferences:
@@ -88,7 +90,8 @@ def test_a_failing_type_outweighs_an_unresolved_one() -> None:
 
 
 def test_an_image_without_architecture_is_unknown() -> None:
-    check = preflight.architecture_check(NEW, X86.model_copy(update={"architecture": None}), group(), current(), {})
+    image = X86.model_copy(update={"architecture": None})
+    check = preflight.architecture_check(NEW, image, group(), current(), {})
     assert check.verdict == "unknown"
 
 
@@ -136,6 +139,45 @@ def test_rollback_is_unknown_on_a_floating_version(version: str) -> None:
     assert f"AWS's rollback refuses a group on {version}" in check.evidence
 
 
+# --- subnet addresses -------------------------------------------------------------------------
+def in_subnets(desired: int = 4, max_size: int = 8) -> Any:
+    return group(desired=desired, max_size=max_size, VPCZoneIdentifier="subnet-a,subnet-b")
+
+
+def test_launch_before_terminate_needs_free_addresses_for_the_extra_instances() -> None:
+    # 4 x 200 % = 8: 4 launched above the desired capacity, 3 addresses free
+    fields = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200}
+    check = preflight.subnet_check(in_subnets(), prefs(**fields), {"subnet-a": 1, "subnet-b": 2})
+    assert (check.verdict, check.code) == ("fail", "SUBNET_ADDRESSES_EXHAUSTED")
+    assert "up to 4 instance(s) above the desired capacity" in check.evidence
+    assert "3 free address(es) (subnet-a 1, subnet-b 2)" in check.evidence
+    assert (
+        preflight.subnet_check(in_subnets(), prefs(**fields), {"subnet-a": 1, "subnet-b": 3}).verdict
+        == "pass"
+    )
+
+
+def test_one_at_a_time_launching_first_needs_one_address() -> None:
+    fields = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 100}
+    none_free = preflight.subnet_check(in_subnets(4, 5), prefs(**fields), {"subnet-a": 0, "subnet-b": 0})
+    assert none_free.verdict == "fail"
+    assert "up to 1 instance(s)" in none_free.evidence
+
+
+def test_terminate_first_needs_no_free_address() -> None:
+    check = preflight.subnet_check(
+        in_subnets(), prefs(MinHealthyPercentage=50), {"subnet-a": 0, "subnet-b": 0}
+    )
+    assert check.verdict == "pass"
+    assert check.evidence.startswith("terminate-first")
+
+
+def test_unknown_subnets_are_unknown() -> None:
+    check = preflight.subnet_check(in_subnets(), prefs(), {"subnet-a": 10})
+    assert (check.verdict, check.evidence) == ("unknown", "DescribeSubnets does not know subnet-b")
+    assert preflight.subnet_check(group(), prefs(), {}).verdict == "unknown"
+
+
 # --- screen: the reads, and the refusal -------------------------------------------------------
 @pytest.fixture
 def aws() -> FakeAws:
@@ -150,12 +192,14 @@ def aws() -> FakeAws:
 
 def test_screen_passes_a_sound_group_and_reports_every_check(aws: FakeAws) -> None:
     passed, refused, reports = preflight.screen([group()], [], NEW, prefs(), aws)
-    assert [g.name for g in passed] == ["web"] and refused == []
+    assert [g.name for g in passed] == ["web"]
+    assert refused == []
     assert [(c.name, c.verdict) for c in reports[0].checks] == [
         ("architecture", "pass"),
         ("headroom", "pass"),
         ("rollback", "pass"),
         ("launch_template_not_shared", "pass"),
+        ("subnet_addresses", "unknown"),
     ]
 
 
@@ -191,5 +235,6 @@ def test_a_start_refused_by_pre_flight_creates_nothing(aws: FakeAws) -> None:
     with pytest.raises(ArchitectureMismatchError):
         start_deployment(request, aws, settings, now=datetime(2026, 12, 3, tzinfo=UTC))
 
-    assert aws.created_versions == [] and aws.describe_refreshes("web") == []
+    assert aws.created_versions == []
+    assert aws.describe_refreshes("web") == []
     assert aws.started_executions == []

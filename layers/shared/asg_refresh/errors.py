@@ -143,3 +143,9 @@ class RollbackImpossibleError(PreflightError):
     """The group's current launch template version cannot be returned to."""
 
     code = "ROLLBACK_IMPOSSIBLE"
+
+
+class SubnetAddressesExhaustedError(PreflightError):
+    """The group's subnets have fewer free addresses than the instances launched before others go."""
+
+    code = "SUBNET_ADDRESSES_EXHAUSTED"

@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -210,34 +210,31 @@ class AwsGateway:
             value=None if kind == "SecureString" else found.get("Value"),
         )
 
-    # --- Instance types ------------------------------------------------------------------
+    # --- Instance types and subnets (pre-flight) ------------------------------------------
     def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
-        """``ProcessorInfo.SupportedArchitectures`` of each instance type EC2 knows, 100 a call.
-        A type EC2 does not know is left out (AWS refuses the whole call for it, so that batch
-        is asked again one type at a time)."""
-        found: dict[str, tuple[str, ...]] = {}
-        unique = list(dict.fromkeys(instance_types))
-        for start in range(0, len(unique), 100):
-            batch = unique[start : start + 100]
-            try:
-                found |= self._architectures(batch)
-            except AwsRequestError as error:
-                if error.context.get("aws_code") != "InvalidInstanceType" or len(batch) == 1:
-                    raise
-                for one in batch:
-                    try:
-                        found |= self._architectures([one])
-                    except AwsRequestError as unknown:
-                        if unknown.context.get("aws_code") != "InvalidInstanceType":
-                            raise
-        return found
+        """``ProcessorInfo.SupportedArchitectures`` of each instance type EC2 knows, 100 a call;
+        a type EC2 does not know is left out."""
 
-    def _architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
-        described = self._pages("ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=instance_types)
-        return {
-            str(item["InstanceType"]): tuple((item.get("ProcessorInfo") or {}).get("SupportedArchitectures", []))
-            for item in described
-        }
+        def read(batch: list[str]) -> dict[str, tuple[str, ...]]:
+            described = self._pages("ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=batch)
+            return {
+                str(item["InstanceType"]): tuple(
+                    (item.get("ProcessorInfo") or {}).get("SupportedArchitectures", [])
+                )
+                for item in described
+            }
+
+        return _known_only(instance_types, 100, read, "InvalidInstanceType")
+
+    def free_addresses(self, subnet_ids: list[str]) -> dict[str, int]:
+        """``AvailableIpAddressCount`` of each subnet EC2 knows, 200 a call; a subnet that is gone
+        is left out."""
+
+        def read(batch: list[str]) -> dict[str, int]:
+            described = self._pages("ec2", "describe_subnets", "Subnets", SubnetIds=batch)
+            return {str(item["SubnetId"]): int(item.get("AvailableIpAddressCount", 0)) for item in described}
+
+        return _known_only(subnet_ids, 200, read, "InvalidSubnetID.NotFound")
 
     # --- Launch templates ----------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
@@ -414,6 +411,34 @@ class AwsGateway:
         )
 
 
+V = TypeVar("V")
+
+
+def _known_only(
+    names: list[str], per_call: int, read: Callable[[list[str]], dict[str, V]], unknown_code: str
+) -> dict[str, V]:
+    """``read`` of every name, ``per_call`` at a time. AWS refuses a whole call for one name it
+    does not know (``unknown_code``), so such a batch is asked again one name at a time, and the
+    unknown names are left out."""
+    found: dict[str, V] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), per_call):
+        batch = unique[start : start + per_call]
+        try:
+            found |= read(batch)
+            continue
+        except AwsRequestError as error:
+            if error.context.get("aws_code") != unknown_code:
+                raise
+        for one in batch if len(batch) > 1 else []:
+            try:
+                found |= read([one])
+            except AwsRequestError as error:
+                if error.context.get("aws_code") != unknown_code:
+                    raise
+    return found
+
+
 # --- AWS's answers as records (the fakes under tests/ build theirs with these too) -----------
 def _groups(described: Iterator[AwsItem]) -> list[Group]:
     return [group_record(item) for item in described]
@@ -477,6 +502,7 @@ def group_record(item: AwsItem) -> Group:
         max_size=item.get("MaxSize"),
         default_instance_warmup=item.get("DefaultInstanceWarmup"),
         health_check_grace_period=item.get("HealthCheckGracePeriod"),
+        subnet_ids=tuple(s.strip() for s in (item.get("VPCZoneIdentifier") or "").split(",") if s.strip()),
     )
 
 

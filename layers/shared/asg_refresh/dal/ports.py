@@ -110,6 +110,12 @@ class InstanceTypes(Protocol):
         ...
 
 
+class Subnets(Protocol):
+    def free_addresses(self, subnet_ids: list[str]) -> dict[str, int]:
+        """Each known subnet's free IPv4 addresses; an unknown subnet is left out."""
+        ...
+
+
 class Refreshes(Protocol):
     """Instance refreshes: started, described."""
 
@@ -204,12 +210,20 @@ class GatePorts(Alarms, Metrics, Protocol):
     """What the watcher's gates read."""
 
 
-class PreflightPorts(LaunchTemplates, Images, InstanceTypes, Protocol):
+class PreflightPorts(LaunchTemplates, Images, InstanceTypes, Subnets, Protocol):
     """What the pre-flight checks read (logic/preflight.py)."""
 
 
 class StartPorts(
-    GroupDescriptions, LaunchTemplates, Images, InstanceTypes, Refreshes, RefreshStops, Executions, Protocol
+    GroupDescriptions,
+    LaunchTemplates,
+    Images,
+    InstanceTypes,
+    Subnets,
+    Refreshes,
+    RefreshStops,
+    Executions,
+    Protocol,
 ):
     """What starting a deployment needs."""
 

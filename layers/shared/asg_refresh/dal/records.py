@@ -100,6 +100,8 @@ class Group(Record):
     max_size: int | None = None
     default_instance_warmup: int | None = None
     health_check_grace_period: int | None = None
+    #: ``VPCZoneIdentifier``'s subnets, in order.
+    subnet_ids: tuple[str, ...] = ()
 
     @property
     def template_specs(self) -> tuple[LaunchTemplateSpec, ...]:

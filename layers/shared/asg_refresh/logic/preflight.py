@@ -20,6 +20,10 @@ does the reads, a handful for the whole deployment:
    rollback refuses such a group, so a refresh failing in one piece is cancelled instead.
 4. **launch template not shared**: logic/launch_templates.py's refusal (select_groups makes it),
    shown as a check.
+5. **subnet addresses**: the instances launched above the desired capacity (launch-before-
+   terminate) need that many free addresses in the group's subnets (DescribeSubnets'
+   AvailableIpAddressCount, summed: AWS may place them in any of them). Terminate-first
+   replacements take the addresses of the instances they replace.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ from asg_refresh.errors import (
     InsufficientHeadroomError,
     RollbackImpossibleError,
     SharedLaunchTemplateError,
+    SubnetAddressesExhaustedError,
 )
-from asg_refresh.models.preflight import GroupPreflight, PreflightCheck
 from asg_refresh.models.preferences import RefreshPreferences
+from asg_refresh.models.preflight import GroupPreflight, PreflightCheck
 from asg_refresh.models.results import SkippedGroup
 
 #: AWS's MinHealthyPercentage when none is given (logic/plan.py's too).
@@ -47,7 +52,13 @@ AWS_DEFAULT_MIN_HEALTHY = 90
 SSM_IMAGE_PREFIX = "resolve:ssm:"
 #: The errors a failing check refuses with, by code (logic/start_refresh.py raises them).
 PREFLIGHT_ERRORS: dict[str, type[AsgRefreshError]] = {
-    error.code: error for error in (ArchitectureMismatchError, InsufficientHeadroomError, RollbackImpossibleError)
+    error.code: error
+    for error in (
+        ArchitectureMismatchError,
+        InsufficientHeadroomError,
+        RollbackImpossibleError,
+        SubnetAddressesExhaustedError,
+    )
 }
 PARALLEL_READS = 8
 T = TypeVar("T")
@@ -67,8 +78,12 @@ def screen(
         return [], [], [_shared_only(item) for item in skipped if item.code == SharedLaunchTemplateError.code]
     image = aws.describe_image(image_id)
     versions = _in_parallel(targets, lambda group: _current_version(group, aws))
-    wanted = [t for group, current in zip(targets, versions, strict=True) for t in launched_types(group, current)]
+    wanted = [
+        t for group, current in zip(targets, versions, strict=True) for t in launched_types(group, current)
+    ]
     supported = aws.instance_type_architectures(wanted) if wanted else {}
+    subnets = [subnet for group in targets for subnet in group.subnet_ids]
+    free = aws.free_addresses(subnets) if subnets else {}
     reports = [
         GroupPreflight(
             group=group.name,
@@ -77,6 +92,7 @@ def screen(
                 headroom_check(group, preferences),
                 rollback_check(group, current),
                 shared_check(group, None),
+                subnet_check(group, preferences, free),
             ],
         )
         for group, current in zip(targets, versions, strict=True)
@@ -118,12 +134,18 @@ def architecture_check(
     architecture = image.architecture if image else None
     if architecture is None:
         return verdict("unknown", f"DescribeImages gives no Architecture for {image_id}")
-    wrong = [f"{t} supports {'/'.join(supported[t])} only" for t in types if t in supported and architecture not in supported[t]]
+    wrong = [
+        f"{t} supports {'/'.join(supported[t])} only"
+        for t in types
+        if t in supported and architecture not in supported[t]
+    ]
     if wrong:
         return verdict("fail", f"{image_id} is {architecture}; " + "; ".join(wrong))
     unknown = [f"{t} is not an instance type EC2 knows" for t in types if t not in supported]
     if by_requirements:
-        unknown.append(f"{by_requirements} choice(s) by InstanceRequirements are not resolved to instance types")
+        unknown.append(
+            f"{by_requirements} choice(s) by InstanceRequirements are not resolved to instance types"
+        )
     if not types and not by_requirements:
         unknown.append("the launch template names no instance type")
     checked = ", ".join(dict.fromkeys(types)) or "none"
@@ -163,7 +185,8 @@ def headroom_check(group: Group, preferences: RefreshPreferences) -> PreflightCh
         above = high - desired
     if above + below > 0:
         return verdict(
-            "pass", f"{sizes}: batches of up to {above + below} ({above} launched first, {below} terminated first)"
+            "pass",
+            f"{sizes}: batches of up to {above + below} ({above} launched first, {below} terminated first)",
         )
     if max_pct is None:
         return verdict(
@@ -180,11 +203,59 @@ def headroom_check(group: Group, preferences: RefreshPreferences) -> PreflightCh
     return verdict("pass", f"{sizes}: none to spare, so AWS replaces one at a time, launching it first")
 
 
+def launched_first(group: Group, preferences: RefreshPreferences) -> int:
+    """The most instances a refresh of the group runs above its desired capacity at once."""
+    desired, max_pct = group.desired_capacity, preferences.max_healthy_percentage
+    if desired == 0 or max_pct is None:
+        return 0
+    high = math.floor(max_pct * desired / 100)
+    if group.max_size is not None:
+        high = min(high, group.max_size)
+    min_pct = preferences.min_healthy_percentage
+    low = math.ceil((AWS_DEFAULT_MIN_HEALTHY if min_pct is None else min_pct) * desired / 100)
+    # With no room either way AWS launches one first (MaxHealthyPercentage set).
+    return high - desired if high > desired or low < desired else 1
+
+
+def subnet_check(group: Group, preferences: RefreshPreferences, free: dict[str, int]) -> PreflightCheck:
+    """Free addresses in the group's subnets for the instances launched before others go."""
+
+    def verdict(value: str, evidence: str) -> PreflightCheck:
+        return PreflightCheck(
+            name="subnet_addresses", verdict=value, evidence=evidence, code=SubnetAddressesExhaustedError.code
+        )
+
+    needed = launched_first(group, preferences)
+    listed = ", ".join(f"{s} {free[s]}" for s in group.subnet_ids if s in free)
+    missing = [s for s in group.subnet_ids if s not in free]
+    if not group.subnet_ids:
+        return verdict("unknown", "the group names no subnets (VPCZoneIdentifier)")
+    if missing:
+        return verdict("unknown", f"DescribeSubnets does not know {', '.join(missing)}")
+    if needed == 0:
+        return verdict(
+            "pass",
+            f"terminate-first: each replacement takes the address of an instance it replaces "
+            f"(free: {listed})",
+        )
+    total = sum(free[s] for s in group.subnet_ids)
+    if total < needed:
+        return verdict(
+            "fail",
+            f"launch-before-terminate runs up to {needed} instance(s) above the desired capacity, but the "
+            f"group's subnets have {total} free address(es) ({listed}); lower MaxHealthyPercentage or "
+            "free or add addresses",
+        )
+    return verdict("pass", f"up to {needed} instance(s) launched first; {total} free address(es) ({listed})")
+
+
 def rollback_check(group: Group, current: TemplateVersion) -> PreflightCheck:
     """Whether the version the group runs now can be returned to."""
 
     def verdict(value: str, evidence: str) -> PreflightCheck:
-        return PreflightCheck(name="rollback", verdict=value, evidence=evidence, code=RollbackImpossibleError.code)
+        return PreflightCheck(
+            name="rollback", verdict=value, evidence=evidence, code=RollbackImpossibleError.code
+        )
 
     template = group.launch_template
     followed = template.version_followed if template else "$Default"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 #: pass: the check holds; fail: it does not (the start is refused with the check's code);
 #: unknown: it could not be established from what AWS answers (shown, never refused on).
 Verdict = Literal["pass", "fail", "unknown"]
-CheckName = Literal["architecture", "headroom", "rollback", "launch_template_not_shared"]
+CheckName = Literal["architecture", "headroom", "rollback", "launch_template_not_shared", "subnet_addresses"]
 
 
 class PreflightCheck(BaseModel):
