@@ -289,7 +289,7 @@ def shared_check(group: Group, refusal: SkippedGroup | None) -> PreflightCheck:
     return PreflightCheck(
         name="launch_template_not_shared",
         verdict=verdict,
-        evidence=evidence[:2000],
+        evidence=evidence,
         code=SharedLaunchTemplateError.code,
     )
 

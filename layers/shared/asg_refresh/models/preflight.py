@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 #: pass: the check holds; fail: it does not (the start is refused with the check's code);
 #: unknown: it could not be established from what AWS answers (shown, never refused on).
+EVIDENCE_LIMIT = 2000
 Verdict = Literal["pass", "fail", "unknown"]
 CheckName = Literal["architecture", "headroom", "rollback", "launch_template_not_shared", "subnet_addresses"]
 
@@ -15,9 +16,15 @@ CheckName = Literal["architecture", "headroom", "rollback", "launch_template_not
 class PreflightCheck(BaseModel):
     name: CheckName
     verdict: Verdict
-    evidence: str = Field(max_length=2000)
+    evidence: str = Field(max_length=EVIDENCE_LIMIT)
     #: The error code a failing check refuses the start with.
     code: str
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _cut(cls, evidence: str) -> str:
+        """Forty overrides' verdicts fit; beyond the bound the evidence is cut, not refused."""
+        return evidence if len(evidence) <= EVIDENCE_LIMIT else evidence[: EVIDENCE_LIMIT - 1] + "…"
 
 
 class GroupPreflight(BaseModel):
