@@ -181,7 +181,9 @@ PRE_FLIGHT_READS = {
 
 @pytest.mark.parametrize("role_id", ["StartRefreshFunctionRole", "StartWaveGroupFunctionRole"])
 @pytest.mark.parametrize("action", list(PRE_FLIGHT_READS))
-def test_the_pre_flight_reads_are_refused_without_their_grant(app: LocalApp, role_id: str, action: str) -> None:
+def test_the_pre_flight_reads_are_refused_without_their_grant(
+    app: LocalApp, role_id: str, action: str
+) -> None:
     # Given the roles that start refreshes, as written: the pre-flight read is allowed
     operation, params = PRE_FLIGHT_READS[action]
     ec2 = client_as(app, role_id, "ec2")
