@@ -224,8 +224,8 @@ def test_a_subnet_without_free_addresses_for_launch_before_terminate_is_refused(
 
     assert answer["error"]["code"] == "SUBNET_ADDRESSES_EXHAUSTED", answer
     assert (
-        "up to 6 instance(s) above the desired capacity, but the group's subnets have 5 free"
-        in (answer["error"]["message"])
+        "up to 6 instance(s) above the desired capacity, 6 more than run now, but the group's subnets "
+        "have 5 free" in (answer["error"]["message"])
     )
     nothing_created(app, fleet, "web")
 

@@ -140,8 +140,14 @@ def test_rollback_is_unknown_on_a_floating_version(version: str) -> None:
 
 
 # --- subnet addresses -------------------------------------------------------------------------
-def in_subnets(desired: int = 4, max_size: int = 8) -> Any:
-    return group(desired=desired, max_size=max_size, VPCZoneIdentifier="subnet-a,subnet-b")
+def in_subnets(desired: int = 4, max_size: int = 8, live: int | None = None) -> Any:
+    instances = [
+        {"InstanceId": f"i-{n}", "LifecycleState": "InService", "HealthStatus": "Healthy"}
+        for n in range(desired if live is None else live)
+    ]
+    return group(
+        desired=desired, max_size=max_size, VPCZoneIdentifier="subnet-a,subnet-b", Instances=instances
+    )
 
 
 def test_launch_before_terminate_needs_free_addresses_for_the_extra_instances() -> None:
@@ -155,6 +161,14 @@ def test_launch_before_terminate_needs_free_addresses_for_the_extra_instances() 
         preflight.subnet_check(in_subnets(), prefs(**fields), {"subnet-a": 1, "subnet-b": 3}).verdict
         == "pass"
     )
+
+
+def test_instances_already_running_above_the_desired_capacity_hold_their_addresses() -> None:
+    # A refresh under way (6 of 8 running): a redelivered deploy needs 2 more addresses, not 4
+    fields = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200}
+    check = preflight.subnet_check(in_subnets(live=6), prefs(**fields), {"subnet-a": 2, "subnet-b": 0})
+    assert check.verdict == "pass", check.evidence
+    assert "up to 4 instance(s) launched first, 2 more than run now" in check.evidence
 
 
 def test_one_at_a_time_launching_first_needs_one_address() -> None:

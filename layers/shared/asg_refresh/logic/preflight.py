@@ -225,14 +225,18 @@ def subnet_check(group: Group, preferences: RefreshPreferences, free: dict[str, 
             name="subnet_addresses", verdict=value, evidence=evidence, code=SubnetAddressesExhaustedError.code
         )
 
-    needed = launched_first(group, preferences)
+    # Addresses held by instances already above the desired capacity (a refresh under way, which a
+    # redelivered deploy attaches to) are not needed again.
+    live = sum(1 for i in group.instances if i.lifecycle_state in ("InService", "Pending"))
+    extra = launched_first(group, preferences)
+    needed = max(0, min(extra, group.desired_capacity + extra - live))
     listed = ", ".join(f"{s} {free[s]}" for s in group.subnet_ids if s in free)
     missing = [s for s in group.subnet_ids if s not in free]
     if not group.subnet_ids:
         return verdict("unknown", "the group names no subnets (VPCZoneIdentifier)")
     if missing:
         return verdict("unknown", f"DescribeSubnets does not know {', '.join(missing)}")
-    if needed == 0:
+    if extra == 0:
         return verdict(
             "pass",
             f"terminate-first: each replacement takes the address of an instance it replaces "
@@ -242,11 +246,14 @@ def subnet_check(group: Group, preferences: RefreshPreferences, free: dict[str, 
     if total < needed:
         return verdict(
             "fail",
-            f"launch-before-terminate runs up to {needed} instance(s) above the desired capacity, but the "
-            f"group's subnets have {total} free address(es) ({listed}); lower MaxHealthyPercentage or "
-            "free or add addresses",
+            f"launch-before-terminate runs up to {extra} instance(s) above the desired capacity, {needed} "
+            f"more than run now, but the group's subnets have {total} free address(es) ({listed}); lower "
+            "MaxHealthyPercentage or free or add addresses",
         )
-    return verdict("pass", f"up to {needed} instance(s) launched first; {total} free address(es) ({listed})")
+    return verdict(
+        "pass",
+        f"up to {extra} instance(s) launched first, {needed} more than run now; {total} free ({listed})",
+    )
 
 
 def rollback_check(group: Group, current: TemplateVersion) -> PreflightCheck:
