@@ -74,8 +74,23 @@ def plan_tables(plan: DeployPlan) -> None:
         console.print(f"rollout: about {plan.rollout_estimated_seconds // 60} min")
     for note in plan.gates:
         console.print(f"gate: {note}", soft_wrap=True)
+    preflight_table(plan)
     if plan.skipped:
         rows_table("skipped", [s.model_dump() for s in plan.skipped])
+
+
+def preflight_table(plan: DeployPlan) -> None:
+    """Every check of every group, with its verdict and evidence."""
+    if not plan.preflight:
+        return
+    table = Table(title="pre-flight")
+    for column in ("group", "check", "verdict", "evidence"):
+        table.add_column(column, overflow="fold")
+    for report in plan.preflight:
+        for check in report.checks:
+            verdict = check.verdict if check.verdict != "fail" else f"fail ({check.code})"
+            table.add_row(report.group, check.name.replace("_", " "), verdict, check.evidence)
+    console.print(table)
 
 
 @dataclass

@@ -20,10 +20,19 @@ class Fleet:
     client: ClientFactory
     created_groups: list[str] = field(default_factory=list)
 
-    def image(self, name: str, builder_arn: str | None = None, tags: dict[str, str] | None = None) -> str:
-        """Register an available AMI owned by this account (optionally as Image Builder made it)."""
+    def image(
+        self,
+        name: str,
+        builder_arn: str | None = None,
+        tags: dict[str, str] | None = None,
+        architecture: str = "x86_64",
+    ) -> str:
+        """Register an available AMI owned by this account (optionally as Image Builder made it),
+        for ``architecture`` (the fleet's instance types, t3.micro, are x86_64)."""
         ec2 = self.client("ec2")
-        image_id = str(ec2.register_image(Name=name, RootDeviceName="/dev/xvda")["ImageId"])
+        image_id = str(
+            ec2.register_image(Name=name, RootDeviceName="/dev/xvda", Architecture=architecture)["ImageId"]
+        )
         all_tags = dict(tags or {})
         if builder_arn:
             all_tags |= {"Ec2ImageBuilderArn": builder_arn, "CreatedBy": "EC2 Image Builder"}
@@ -51,6 +60,9 @@ class Fleet:
         template_opted_in: bool | None = None,
         shares: str | None = None,
         by_name: bool = False,
+        max_size: int | None = None,
+        instance_type: str = "t3.micro",
+        subnet_id: str | None = None,
     ) -> dict[str, Any]:
         """A group on its own launch template ``<name>-lt``, tagged with the opt-in tag when the
         group is (``template_opted_in`` overrides that), or on the launch template of the group
@@ -58,7 +70,9 @@ class Fleet:
         template by name instead of id."""
         ec2, autoscaling = self.client("ec2"), self.client("autoscaling")
         tagged = opted_in if template_opted_in is None else template_opted_in
-        template = _launch_template(ec2, name, image_id, shares=shares, tagged=tagged)
+        template = _launch_template(
+            ec2, name, image_id, shares=shares, tagged=tagged, instance_type=instance_type
+        )
         spec = (
             {"LaunchTemplateName": template["LaunchTemplateName"], "Version": version}
             if by_name
@@ -69,25 +83,16 @@ class Fleet:
             all_tags[OPT_IN_TAG[0]] = OPT_IN_TAG[1]
         if alarms:
             all_tags[ALARM_TAG_KEY] = ",".join(alarms)
-        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        subnet = subnet_id or ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         placement = _placement(spec, mixed_instance_types)
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             MinSize=0,
-            MaxSize=max(size * 2, 1),
+            MaxSize=max(size * 2, 1) if max_size is None else max_size,
             DesiredCapacity=size,
             VPCZoneIdentifier=subnet,
             DefaultInstanceWarmup=warmup,
-            Tags=[
-                {
-                    "Key": k,
-                    "Value": v,
-                    "PropagateAtLaunch": False,
-                    "ResourceId": name,
-                    "ResourceType": "auto-scaling-group",
-                }
-                for k, v in all_tags.items()
-            ],
+            Tags=[_group_tag(name, k, v) for k, v in all_tags.items()],
             **placement,
         )
         self.created_groups.append(name)
@@ -135,7 +140,19 @@ class Fleet:
         return sorted(answer["LaunchTemplateVersions"], key=lambda v: v["VersionNumber"])
 
 
-def _launch_template(ec2: Any, name: str, image_id: str, *, shares: str | None, tagged: bool) -> Any:
+def _group_tag(group: str, key: str, value: str) -> dict[str, Any]:
+    return {
+        "Key": key,
+        "Value": value,
+        "PropagateAtLaunch": False,
+        "ResourceId": group,
+        "ResourceType": "auto-scaling-group",
+    }
+
+
+def _launch_template(
+    ec2: Any, name: str, image_id: str, *, shares: str | None, tagged: bool, instance_type: str = "t3.micro"
+) -> Any:
     """The group's own new launch template ``<name>-lt``, or that of the group ``shares`` names."""
     if shares:
         named = [f"{shares}-lt"]
@@ -143,7 +160,7 @@ def _launch_template(ec2: Any, name: str, image_id: str, *, shares: str | None, 
     opt_in = [{"ResourceType": "launch-template", "Tags": [{"Key": OPT_IN_TAG[0], "Value": OPT_IN_TAG[1]}]}]
     return ec2.create_launch_template(
         LaunchTemplateName=f"{name}-lt",
-        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": instance_type},
         TagSpecifications=opt_in if tagged else [],
     )["LaunchTemplate"]
 

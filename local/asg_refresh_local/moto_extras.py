@@ -4,6 +4,9 @@ CreateLaunchTemplateVersion with SourceVersion: moto ignores SourceVersion; AWS 
 version's data and applies the given fields on top, which is how StartRefresh changes only the
 image id of a template.
 
+RegisterImage with Architecture: moto ignores it (DescribeImages then gives none); AWS keeps it,
+and the pre-flight architecture check reads it.
+
 DeleteLaunchTemplateVersions: StartRefresh deletes the launch template version it created when
 the refresh then fails to start (nothing half-started). moto numbers versions by list position,
 so a deleted version is hidden rather than removed, and numbers are never reused, as in AWS.
@@ -38,7 +41,28 @@ def install_ec2_extras() -> None:
     _patch_describe_launch_templates(EC2Response)
     _patch_describe_template_versions(EC2Response)
     _patch_template_versions(EC2Response, LaunchTemplateBackend, LaunchTemplate)
+    _patch_register_image(EC2Response)
     _installed = True
+
+
+def _patch_register_image(response_class: Any) -> None:
+    original_register = response_class.register_image
+
+    def register_image(self: Any) -> Any:
+        registered = original_register(self)
+        architecture = self._get_param("Architecture")
+        if architecture:
+            self.ec2_backend.amis[registered.result["ImageId"]].architecture = architecture
+        return registered
+
+    patch_object(
+        response_class,
+        "register_image",
+        register_image,
+        kind="wrap",
+        why="RegisterImage keeps the Architecture it is given, as AWS does (moto drops it)",
+        owner=__name__,
+    )
 
 
 def _patch_describe_launch_templates(response_class: Any) -> None:

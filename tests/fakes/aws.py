@@ -58,6 +58,16 @@ class FakeAws:
     bulk_version_reads: list[str] = field(default_factory=list)
     #: The AMIs DescribeImages knows.
     images: dict[str, Image] = field(default_factory=dict)
+    #: Per launch template id, the instance type every version names (none when absent).
+    template_instance_types: dict[str, str] = field(default_factory=dict)
+    #: Templates DescribeLaunchTemplates finds though ``templates`` has no versions of them.
+    launch_template_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: DescribeSubnets' AvailableIpAddressCount, by subnet id.
+    subnets: dict[str, int] = field(default_factory=dict)
+    #: DescribeInstanceTypes' SupportedArchitectures, by instance type.
+    instance_types: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"t3.micro": ("x86_64",), "m5.large": ("x86_64",), "m7g.large": ("arm64",)}
+    )
     created_versions: list[tuple[str, int, str]] = field(default_factory=list)
     deleted_versions: list[tuple[str, int]] = field(default_factory=list)
     #: Called by start_instance_refresh before it starts anything: a test's concurrent actor.
@@ -152,8 +162,9 @@ class FakeAws:
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
         named = {t.id: t for t in self.template_records}
         found = []
-        for template_id, versions in self.templates.items():
-            tags = self.template_tags.get(template_id, {})
+        for template_id in dict.fromkeys([*self.templates, *self.launch_template_tags]):
+            versions = self.templates.get(template_id) or {1: ""}
+            tags = self.template_tags.get(template_id) or self.launch_template_tags.get(template_id, {})
             record = named.get(template_id) or LaunchTemplateRecord(
                 id=template_id, name=template_id, tags=tags
             )
@@ -168,15 +179,24 @@ class FakeAws:
         self.version_reads.append((template_id, version))
         versions = self.templates[template_id]
         number = {"$Latest": max(versions), "$Default": 1}.get(version) or int(version)
-        return TemplateVersion(template_id=template_id, version=number, image_id=versions[number])
+        return TemplateVersion(
+            template_id=template_id,
+            version=number,
+            image_id=versions[number],
+            instance_type=self.template_instance_types.get(template_id),
+        )
 
-    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
-        self.bulk_version_reads.append(image_id)
+    def floating_versions(self) -> list[TemplateVersion]:
+        self.bulk_version_reads.append("$Latest,$Default")
         return [
-            TemplateVersion(template_id=template_id, version=number, image_id=image_id)
+            TemplateVersion(
+                template_id=template_id,
+                version=number,
+                image_id=versions[number],
+                instance_type=self.template_instance_types.get(template_id),
+            )
             for template_id, versions in self.templates.items()
             for number in sorted({max(versions), 1})
-            if versions[number] == image_id
         ]
 
     def create_launch_template_version(
@@ -219,6 +239,12 @@ class FakeAws:
 
     def describe_image(self, image_id: str) -> Image | None:
         return self.images.get(image_id)
+
+    def free_addresses(self, subnet_ids: list[str]) -> dict[str, int]:
+        return {s: self.subnets[s] for s in subnet_ids if s in self.subnets}
+
+    def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        return {t: self.instance_types[t] for t in instance_types if t in self.instance_types}
 
     def images_built_by(self, image_builder_arn: str) -> list[Image]:
         return []

@@ -228,6 +228,39 @@ def test_plan_shows_the_launch_template_refusals(cli: Any, fleet: Fleet) -> None
             fleet.client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
 
 
+def test_plan_lists_the_pre_flight_verdicts_and_start_refuses_a_failing_group(cli: Any, fleet: Fleet) -> None:
+    old, arm = fleet.image("cli-pf-1"), fleet.image("cli-pf-arm", architecture="arm64")
+    fleet.group("cli-pf", old, size=1)
+    try:
+        code, plan = cli("plan", "--image-id", arm, "--groups", "cli-pf", "--json")
+        assert code == 0, plan
+        (report,) = plan["preflight"]
+        checks = {check["name"]: check for check in report["checks"]}
+        assert list(checks) == [
+            "architecture",
+            "headroom",
+            "rollback",
+            "launch_template_not_shared",
+            "subnet_addresses",
+        ]
+        assert checks["architecture"]["verdict"] == "fail"
+        assert checks["architecture"]["evidence"] == f"{arm} is arm64; t3.micro supports x86_64 only"
+        assert [(s["group"], s["code"]) for s in plan["skipped"]] == [("cli-pf", "ARCHITECTURE_MISMATCH")]
+
+        code, shown = cli("plan", "--image-id", arm, "--groups", "cli-pf")
+        assert code == 0, shown
+        assert "pre-flight" in shown
+        assert "supports x86_64" in shown
+
+        code, refused = cli("start", "--image-id", arm, "--groups", "cli-pf")
+        assert code != 0
+        assert "ARCHITECTURE_MISMATCH" in refused
+        assert fleet.refreshes("cli-pf") == []
+        assert len(fleet.launch_template_versions("cli-pf")) == 1
+    finally:
+        fleet.client("autoscaling").delete_auto_scaling_group(AutoScalingGroupName="cli-pf", ForceDelete=True)
+
+
 def test_start_wait_blocks_until_the_rollout_succeeds(cli: Any, fleet: Fleet) -> None:
     old, new = fleet.image("cli-w1"), fleet.image("cli-w2")
     fleet.group("cli-wait", old, size=2)

@@ -193,6 +193,47 @@ def test_a_group_that_is_not_opted_in_is_refused_by_iam_itself(
     assert fleet.refreshes("private") == []
 
 
+PRE_FLIGHT_READS = {
+    "ec2:DescribeInstanceTypes": ("describe_instance_types", {"InstanceTypes": ["t3.micro"]}),
+    "ec2:DescribeSubnets": ("describe_subnets", {}),
+}
+
+
+@pytest.mark.parametrize("role_id", ["StartRefreshFunctionRole", "StartWaveGroupFunctionRole"])
+@pytest.mark.parametrize("action", list(PRE_FLIGHT_READS))
+def test_the_pre_flight_reads_are_refused_without_their_grant(
+    app: LocalApp, role_id: str, action: str
+) -> None:
+    # Given the roles that start refreshes, as written: the pre-flight read is allowed
+    operation, params = PRE_FLIGHT_READS[action]
+    ec2 = client_as(app, role_id, "ec2")
+    getattr(ec2, operation)(**params)
+
+    # When the action is taken away, EC2 refuses it
+    revoke(app, role_id, action)
+    with pytest.raises(ClientError) as refused:
+        getattr(ec2, operation)(**params)
+    assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
+
+
+@pytest.mark.parametrize("action", list(PRE_FLIGHT_READS))
+def test_a_deploy_without_a_pre_flight_grant_fails_before_anything_is_created(
+    app: LocalApp, fleet: Fleet, images: tuple[str, str], action: str
+) -> None:
+    old, new = images
+    fleet.group("web", old, size=2)
+    revoke(app, "StartRefreshFunctionRole", action)
+
+    answer = deploy(app, new, ["web"])
+
+    # A check that cannot read is not passed: the deploy fails with EC2's denial, nothing made
+    assert answer["success"] is False
+    assert answer["error"]["details"]["aws_code"] == "UnauthorizedOperation"
+    assert action in answer["error"]["message"]
+    assert fleet.refreshes("web") == []
+    assert len(fleet.launch_template_versions("web")) == 1
+
+
 def test_launch_templates_that_are_not_opted_in_get_no_new_versions(
     app: LocalApp, fleet: Fleet, images: tuple[str, str]
 ) -> None:

@@ -186,7 +186,7 @@ def test_groups_on_latest_or_default_are_started_without_a_read_or_describe_of_t
     result = deploy(fleet)
 
     assert sorted(r.group for r in result.refreshes) == ["default", "latest", "numbered-latest", "unnamed"]
-    assert fleet.bulk_version_reads == [NEW]  # one read for the whole fleet
+    assert fleet.bulk_version_reads == ["$Latest,$Default"]  # one read for the whole fleet
     assert fleet.version_reads == []
     assert fleet.described == {}  # started first: nothing was active, so nothing was described
     # each new version is made from the version the group ran, and restores to it

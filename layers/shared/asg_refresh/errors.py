@@ -118,3 +118,34 @@ class ApproverNotAllowedError(AsgRefreshError):
     """The caller's identity is not on the approval's list of allowed approvers."""
 
     code = "APPROVER_NOT_ALLOWED"
+
+
+class PreflightError(AsgRefreshError):
+    """A pre-flight check failed (logic/preflight.py): the refresh could not succeed, or could not
+    be undone, so it is refused before anything is created. Each check has its own code."""
+
+    code = "PREFLIGHT_FAILED"
+
+
+class ArchitectureMismatchError(PreflightError):
+    """The AMI's architecture is not one the group's instance types support."""
+
+    code = "ARCHITECTURE_MISMATCH"
+
+
+class InsufficientHeadroomError(PreflightError):
+    """MaxSize leaves no room for launch-before-terminate, or no instance can be replaced at all."""
+
+    code = "INSUFFICIENT_HEADROOM"
+
+
+class RollbackImpossibleError(PreflightError):
+    """The group's current launch template version cannot be returned to."""
+
+    code = "ROLLBACK_IMPOSSIBLE"
+
+
+class SubnetAddressesExhaustedError(PreflightError):
+    """The group's subnets have fewer free addresses than the instances launched before others go."""
+
+    code = "SUBNET_ADDRESSES_EXHAUSTED"

@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +29,7 @@ from asg_refresh.dal.records import (
     Group,
     GroupInstance,
     Image,
+    LaunchOverride,
     LaunchTemplateSpec,
     MetricResult,
     Refresh,
@@ -209,6 +210,32 @@ class AwsGateway:
             value=None if kind == "SecureString" else found.get("Value"),
         )
 
+    # --- Instance types and subnets (pre-flight) ------------------------------------------
+    def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        """``ProcessorInfo.SupportedArchitectures`` of each instance type EC2 knows, 100 a call;
+        a type EC2 does not know is left out."""
+
+        def read(batch: list[str]) -> dict[str, tuple[str, ...]]:
+            described = self._pages("ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=batch)
+            return {
+                str(item["InstanceType"]): tuple(
+                    (item.get("ProcessorInfo") or {}).get("SupportedArchitectures", [])
+                )
+                for item in described
+            }
+
+        return _known_only(instance_types, 100, read, "InvalidInstanceType")
+
+    def free_addresses(self, subnet_ids: list[str]) -> dict[str, int]:
+        """``AvailableIpAddressCount`` of each subnet EC2 knows, 200 a call; a subnet that is gone
+        is left out."""
+
+        def read(batch: list[str]) -> dict[str, int]:
+            described = self._pages("ec2", "describe_subnets", "Subnets", SubnetIds=batch)
+            return {str(item["SubnetId"]): int(item.get("AvailableIpAddressCount", 0)) for item in described}
+
+        return _known_only(subnet_ids, 200, read, "InvalidSubnetID.NotFound")
+
     # --- Launch templates ----------------------------------------------------------------
     def describe_launch_templates(self, ids: list[str], names: list[str]) -> list[LaunchTemplateRecord]:
         """The templates with these ids and these names, tags included: one call for up to 200
@@ -234,17 +261,17 @@ class AwsGateway:
             for item in found
         ]
 
-    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
-        """The ``$Latest`` and ``$Default`` versions of every launch template of the account that
-        launch ``image_id``: DescribeLaunchTemplateVersions without a template (which takes those
-        two aliases and no numbers), filtered by ``image-id``, 200 a page. Its cost follows the
-        versions already on the image (none for a new one), not the account's templates."""
+    def floating_versions(self) -> list[TemplateVersion]:
+        """The ``$Latest`` and ``$Default`` versions of every launch template of the account, whole:
+        DescribeLaunchTemplateVersions without a template (which takes those two aliases and no
+        numbers), 200 a page. One read tells the start and its pre-flight what every group that
+        follows one of them runs: its image and its instance type. Its cost follows the account's
+        templates (a page per 200), not the groups started."""
         found = self._pages(
             "ec2",
             "describe_launch_template_versions",
             "LaunchTemplateVersions",
             Versions=["$Latest", "$Default"],
-            Filters=[{"Name": "image-id", "Values": [image_id]}],
             MaxResults=200,
         )
         return [template_version_record(item) for item in found]
@@ -401,6 +428,34 @@ class AwsGateway:
         )
 
 
+V = TypeVar("V")
+
+
+def _known_only(
+    names: list[str], per_call: int, read: Callable[[list[str]], dict[str, V]], unknown_code: str
+) -> dict[str, V]:
+    """``read`` of every name, ``per_call`` at a time. AWS refuses a whole call for one name it
+    does not know (``unknown_code``), so such a batch is asked again one name at a time, and the
+    unknown names are left out."""
+    found: dict[str, V] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), per_call):
+        batch = unique[start : start + per_call]
+        try:
+            found |= read(batch)
+            continue
+        except AwsRequestError as error:
+            if error.context.get("aws_code") != unknown_code:
+                raise
+        for one in batch if len(batch) > 1 else []:
+            try:
+                found |= read([one])
+            except AwsRequestError as error:
+                if error.context.get("aws_code") != unknown_code:
+                    raise
+    return found
+
+
 # --- AWS's answers as records (the fakes under tests/ build theirs with these too) -----------
 def _groups(described: Iterator[AwsItem]) -> list[Group]:
     return [group_record(item) for item in described]
@@ -441,6 +496,14 @@ def group_record(item: AwsItem) -> Group:
             if (spec := spec_record(override.get("LaunchTemplateSpecification"))) is not None
         ),
         mixed_instances_policy=mixed,
+        launch_overrides=tuple(
+            LaunchOverride(
+                instance_type=override.get("InstanceType") or None,
+                instance_requirements=bool(override.get("InstanceRequirements")),
+                launch_template=spec_record(override.get("LaunchTemplateSpecification")),
+            )
+            for override in overrides
+        ),
         instances=tuple(
             GroupInstance(
                 id=instance["InstanceId"],
@@ -456,6 +519,7 @@ def group_record(item: AwsItem) -> Group:
         max_size=item.get("MaxSize"),
         default_instance_warmup=item.get("DefaultInstanceWarmup"),
         health_check_grace_period=item.get("HealthCheckGracePeriod"),
+        subnet_ids=tuple(s.strip() for s in (item.get("VPCZoneIdentifier") or "").split(",") if s.strip()),
     )
 
 
@@ -488,15 +552,19 @@ def image_record(item: AwsItem) -> Image:
         state=item.get("State"),
         owner_id=item.get("OwnerId"),
         creation_date=str(item.get("CreationDate", "")),
+        architecture=item.get("Architecture") or None,
     )
 
 
 def template_version_record(item: AwsItem) -> TemplateVersion:
-    """A ``LaunchTemplateVersion``: the version and the image it launches."""
+    """A ``LaunchTemplateVersion``: the version, the image it launches and its instance type."""
+    data = item.get("LaunchTemplateData") or {}
     return TemplateVersion(
         template_id=item["LaunchTemplateId"],
         version=item["VersionNumber"],
-        image_id=(item.get("LaunchTemplateData") or {}).get("ImageId", "") or "",
+        image_id=data.get("ImageId", "") or "",
+        instance_type=data.get("InstanceType") or None,
+        instance_requirements=bool(data.get("InstanceRequirements")),
     )
 
 

@@ -90,8 +90,8 @@ class LaunchTemplates(Protocol):
 
     def template_version(self, template: LaunchTemplateSpec, version: str) -> TemplateVersion: ...
 
-    def floating_versions_on_image(self, image_id: str) -> list[TemplateVersion]:
-        """Every template's ``$Latest`` and ``$Default`` versions that launch ``image_id``."""
+    def floating_versions(self) -> list[TemplateVersion]:
+        """Every template's ``$Latest`` and ``$Default`` versions (one bulk read)."""
         ...
 
     def create_launch_template_version(
@@ -109,6 +109,18 @@ class Images(Protocol):
     def images_built_by(self, image_builder_arn: str) -> list[Image]: ...
 
     def get_parameter(self, name: str) -> ParameterRecord | None: ...
+
+
+class InstanceTypes(Protocol):
+    def instance_type_architectures(self, instance_types: list[str]) -> dict[str, tuple[str, ...]]:
+        """Each known instance type's supported architectures; an unknown type is left out."""
+        ...
+
+
+class Subnets(Protocol):
+    def free_addresses(self, subnet_ids: list[str]) -> dict[str, int]:
+        """Each known subnet's free IPv4 addresses; an unknown subnet is left out."""
+        ...
 
 
 class Refreshes(Protocol):
@@ -213,7 +225,21 @@ class GatePorts(Alarms, Metrics, Protocol):
     """What the watcher's gates read."""
 
 
-class StartPorts(GroupDescriptions, LaunchTemplates, Images, Refreshes, RefreshStops, Executions, Protocol):
+class PreflightPorts(LaunchTemplates, Images, InstanceTypes, Subnets, Protocol):
+    """What the pre-flight checks read (logic/preflight.py)."""
+
+
+class StartPorts(
+    GroupDescriptions,
+    LaunchTemplates,
+    Images,
+    InstanceTypes,
+    Subnets,
+    Refreshes,
+    RefreshStops,
+    Executions,
+    Protocol,
+):
     """What starting a deployment needs."""
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "GroupInstance",
     "Image",
     "InstanceRefresh",
+    "LaunchOverride",
     "LaunchTemplateSpec",
     "MetricResult",
     "Refresh",
@@ -70,6 +71,16 @@ class GroupInstance(Record):
     launch_template: LaunchTemplateSpec | None = None
 
 
+class LaunchOverride(Record):
+    """One of a mixed instances policy's ``Overrides``: what it launches instead of the template's
+    instance type."""
+
+    instance_type: str | None = None
+    #: Whether it chooses instance types by ``InstanceRequirements`` (attributes, not names).
+    instance_requirements: bool = False
+    launch_template: LaunchTemplateSpec | None = None
+
+
 class Group(Record):
     """An Auto Scaling group: its name and tags (the opt-in and alarm tags logic reads), and,
     when described in full, its launch template, instances and capacity."""
@@ -80,6 +91,8 @@ class Group(Record):
     launch_template: LaunchTemplateSpec | None = None
     #: The templates of the mixed instances policy's overrides.
     override_templates: tuple[LaunchTemplateSpec, ...] = ()
+    #: The mixed instances policy's overrides, in order (empty without one).
+    launch_overrides: tuple[LaunchOverride, ...] = ()
     #: ``MixedInstancesPolicy`` as AWS wrote it: only handed back to AWS (dal/requests.py).
     mixed_instances_policy: dict[str, Any] | None = None
     instances: tuple[GroupInstance, ...] = ()
@@ -88,6 +101,8 @@ class Group(Record):
     max_size: int | None = None
     default_instance_warmup: int | None = None
     health_check_grace_period: int | None = None
+    #: ``VPCZoneIdentifier``'s subnets, in order.
+    subnet_ids: tuple[str, ...] = ()
 
     @property
     def template_specs(self) -> tuple[LaunchTemplateSpec, ...]:
@@ -112,6 +127,10 @@ class TemplateVersion(Record):
     template_id: str
     version: int
     image_id: str = ""
+    #: ``LaunchTemplateData.InstanceType``; None when it names none.
+    instance_type: str | None = None
+    #: Whether it chooses instance types by ``InstanceRequirements`` instead.
+    instance_requirements: bool = False
 
 
 class Refresh(Record):
@@ -146,6 +165,8 @@ class Image(Record):
     owner_id: str | None = None
     #: ISO 8601, as AWS writes it (so that it sorts as it reads).
     creation_date: str = ""
+    #: ``Architecture`` (x86_64, arm64, i386...); None when the answer gives none.
+    architecture: str | None = None
 
 
 class Alarm(Record):

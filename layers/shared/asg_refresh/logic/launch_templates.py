@@ -68,16 +68,14 @@ def templates_to_describe(groups: list[Group]) -> tuple[list[str], list[str]]:
 
 
 def current_versions(
-    groups: list[Group], templates: list[LaunchTemplateRecord], on_image: list[TemplateVersion], image_id: str
+    groups: list[Group], templates: list[LaunchTemplateRecord], floating: list[TemplateVersion]
 ) -> dict[str, TemplateVersion]:
     """The version each group runs now, by group name, where one bulk read tells it: a group's
     ``$Latest``/``$Default`` (or a number that is one of them) resolves to a number through
-    DescribeLaunchTemplates, and ``on_image`` (every template's ``$Latest`` and ``$Default``
-    versions that launch ``image_id``) says whether that version is on the image. A version
-    not among them is not on it: its ``image_id`` is left empty (which image it launches
-    instead is not read, and nothing needs it). Groups missing here need a read of their own:
-    a numbered version that is neither its template's latest nor its default."""
-    on_target = {(version.template_id, version.version) for version in on_image}
+    DescribeLaunchTemplates, and ``floating`` (every template's ``$Latest`` and ``$Default``
+    versions) holds that version whole. Groups missing here need a read of their own: a
+    numbered version that is neither its template's latest nor its default."""
+    by_number = {(version.template_id, version.version): version for version in floating}
     known: dict[str, TemplateVersion] = {}
     for group in groups:
         template, spec = template_of(group, templates), group.launch_template
@@ -86,8 +84,9 @@ def current_versions(
         number = template.resolve(spec.version_followed)
         if number is None or number not in (template.latest_version, template.default_version):
             continue
-        image = image_id if (template.id, number) in on_target else ""
-        known[group.name] = TemplateVersion(template_id=template.id, version=number, image_id=image)
+        version = by_number.get((template.id, number))
+        if version is not None:
+            known[group.name] = version
     return known
 
 

@@ -14,6 +14,7 @@ from asg_refresh.dal.ports import StartPorts
 from asg_refresh.dal.records import Group, GroupInstance
 from asg_refresh.errors import AlreadyUpToDateError
 from asg_refresh.logic import launch_templates as lt_rules
+from asg_refresh.logic import preflight
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.rollout import plan_rollout
 from asg_refresh.logic.start_refresh import DEFAULT_HOLD_CHECKPOINTS, select_groups
@@ -54,6 +55,8 @@ def plan_deployment(
     image_id = checked_image_id(request, aws, settings)
     targets, skipped = select_groups(request, aws, settings, each_group_alone=each_group_alone)
     preferences = request.preferences.merged_over(settings.default_preferences)
+    targets, refused, checks = preflight.screen(targets, skipped, image_id, preferences, aws)
+    skipped += refused
     plans: list[GroupPlan] = []
     for group in targets:
         try:
@@ -69,6 +72,7 @@ def plan_deployment(
         assumed_launch_seconds=launch_seconds,
         estimated_seconds=max((p.estimated_seconds for p in plans), default=0),
         gates=gate_notes(request.gates.merged_over(settings.default_gates), preferences),
+        preflight=checks,
     )
 
 

@@ -32,6 +32,7 @@ from asg_refresh.errors import (
 )
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic import launch_templates as lt_rules
+from asg_refresh.logic import preflight
 from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.supersede import WaitingRoom, start_if_nothing_ahead
@@ -67,12 +68,18 @@ def start_deployment(
     image_id = checked_image_id(request, aws, settings)
 
     targets, skipped, templates = _selected(request, aws, settings)
+    # What every target following $Latest/$Default runs, in one read for the fleet.
+    known = lt_rules.current_versions(targets, templates, aws.floating_versions() if targets else [])
+    # Before anything is created: a group whose refresh could not succeed or be undone is refused.
+    preferences = request.preferences.merged_over(settings.default_preferences)
+    targets, refused, _ = preflight.screen(targets, skipped, image_id, preferences, aws, known)
+    skipped += refused
     if supersede_policy(request, settings) == "reject":
         _refuse_if_refreshing_elsewhere(targets, image_id, aws)
     result = StartResult(
         id=request.deployment_id, created_at=now, trigger=request.trigger, image_id=image_id, skipped=skipped
     )
-    read_first = _versions_before_any_is_created(targets, templates, image_id, aws)
+    read_first = _versions_before_any_is_created(targets, known, aws)
     for started in _in_parallel(
         targets,
         lambda group: _refresh_or_skip(
@@ -157,18 +164,16 @@ def _sharing_a_template(targets: list[Group]) -> list[Group]:
 
 
 def _versions_before_any_is_created(
-    targets: list[Group], templates: list[LaunchTemplateRecord], image_id: str, aws: StartPorts
+    targets: list[Group], known: dict[str, TemplateVersion], aws: StartPorts
 ) -> dict[str, TemplateVersion]:
     """The version each target runs now, by group name, read before any version is created.
 
-    One bulk read (every template's ``$Latest`` and ``$Default`` versions already on the image)
-    tells it for every group that follows one of those; the rest read their own later, except
-    targets sharing a launch template, read here: a sharer following $Latest would otherwise
-    read the version made for another, find it on the image already and be skipped as up to
-    date, its instances never replaced."""
-    if not targets:
-        return {}
-    known = lt_rules.current_versions(targets, templates, aws.floating_versions_on_image(image_id), image_id)
+    The fleet's bulk read (``known``) tells it for every group that follows its template's
+    ``$Latest`` or ``$Default``; the rest read their own later, except targets sharing a launch
+    template, read here: a sharer following $Latest would otherwise read the version made for
+    another, find it on the image already and be skipped as up to date, its instances never
+    replaced."""
+    known = {group.name: known[group.name] for group in targets if group.name in known}
     sharers = [group for group in _sharing_a_template(targets) if group.name not in known]
     read = _in_parallel(sharers, lambda group: _current_version(group, aws))
     return known | dict(zip([group.name for group in sharers], read, strict=True))
@@ -217,6 +222,7 @@ def _raise_for(skipped: list[SkippedGroup]) -> None:
         RefreshConflictError.code: RefreshConflictError,
         LaunchTemplateNotOptedInError.code: LaunchTemplateNotOptedInError,
         SharedLaunchTemplateError.code: SharedLaunchTemplateError,
+        **preflight.PREFLIGHT_ERRORS,
     }
     error_type = errors.get(codes.pop(), NoTargetGroupsError) if len(codes) == 1 else NoTargetGroupsError
     raise error_type(reasons, skipped=[item.model_dump() for item in skipped])

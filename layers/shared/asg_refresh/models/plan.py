@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from asg_refresh.models.base import Model
+from asg_refresh.models.preflight import GroupPreflight
 from asg_refresh.models.results import SkippedGroup
 
 InstanceAction = Literal["replace", "keep"]
@@ -83,4 +84,8 @@ class DeployPlan(Model):
     gates: list[str] = Field(
         default_factory=list,
         description="What the gates will do, and which waits the estimates leave out (a person, a window).",
+    )
+    preflight: list[GroupPreflight] = Field(
+        default_factory=list,
+        description="Every checked group's pre-flight verdicts (a failing group is also in skipped).",
     )
