@@ -40,7 +40,7 @@ from asg_refresh.models.approval import PendingApproval
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.results import StartResult
-from asg_refresh.models.watch import Outcome, WatchRecords
+from asg_refresh.models.watch import Outcome, WatchRecords, WindowHold
 
 KEEP_FOR = timedelta(days=400)
 REFRESH_INDEX = "by-refresh-id"
@@ -140,8 +140,42 @@ class AuditStore:
                 resumed.watcher,
                 restore=resumed.restore,
             )
+        if records.hold is not None:
+            self.record_hold(records.hold)
         if records.outcome is not None:
             self.record_outcome(records.outcome)
+
+    def record_hold(self, hold: WindowHold) -> None:
+        """On the refresh's item: the watcher holds it for a closed time window until ``until``
+        (``holding``: what ``asg-refresh status`` shows), or no longer does."""
+        if hold.holding:
+            update = "SET holding = :holding"
+            values: dict[str, Any] | None = _item(
+                {
+                    ":holding": {
+                        "until": hold.until or "",
+                        "reason": hold.reason or "",
+                        "since": timeutil.now().isoformat(),
+                    }
+                }
+            )
+        else:
+            update, values = "REMOVE holding", None
+        key = {"deployment_id": hold.deployment_id, "item": f"refresh#{hold.group}#{hold.refresh_id}"}
+        try:
+            self.aws.call(
+                "dynamodb",
+                "update_item",
+                TableName=self.table,
+                Key=_item(key),
+                UpdateExpression=update,
+                # Never an item of its own: a refresh the audit table does not list goes without.
+                ConditionExpression="attribute_exists(deployment_id)",
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except AwsRequestError as error:
+            if error.context.get("aws_code") != "ConditionalCheckFailedException":
+                raise
 
     def record_outcome(self, outcome: Outcome) -> None:
         """The outcome, on the refresh's item (and on its restore's, which ends with it)."""

@@ -195,6 +195,20 @@ class ResumedRefresh(BaseModel):
     restore: bool = False
 
 
+class WindowHold(BaseModel):
+    """The watcher holds a refresh for a closed time window (``holding``), until ``until`` (UTC,
+    ISO 8601 to the second; None when no opening comes within a year), or no longer does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment_id: str
+    group: str
+    refresh_id: str
+    holding: bool
+    until: str | None = None
+    reason: str | None = None
+
+
 class WatchRecords(BaseModel):
     """What one decision of the watcher leaves in the audit table (``logic/watch_audit.py``)."""
 
@@ -202,3 +216,6 @@ class WatchRecords(BaseModel):
 
     resumed: ResumedRefresh | None = None
     outcome: Outcome | None = None
+    hold: WindowHold | None = Field(
+        default=None, description="A time-window hold begun, moved or ended; None: unchanged."
+    )
