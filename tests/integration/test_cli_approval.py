@@ -305,4 +305,5 @@ def test_status_says_a_refresh_holds_for_a_closed_window_until_it_opens(
     assert (row["status"], row["waiting_for"], row["holding_until"]) == ("Successful", None, None)
     first = fleet.refreshes("web")[-1]["InstanceRefreshId"]
     held = AuditStore(AwsGateway(app.region), app.physical_id("AuditTable")).refresh(first)
-    assert held is not None and "holding" not in held
+    assert held is not None
+    assert "holding" not in held

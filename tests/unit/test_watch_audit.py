@@ -135,13 +135,15 @@ def test_a_hold_is_recorded_once_with_the_opening_in_utc_then_cleared_when_it_re
     # And the polls while it stays closed (the refresh cancelled, then paused) record nothing more
     cancelled = polled("Cancelled", percentage=10, watch=holding.watch, decision=holding.decision)
     paused = decide(cancelled, [closed], 15, 300)
-    assert paused.decision is not None and paused.decision.action == "wait"
+    assert paused.decision is not None
+    assert paused.decision.action == "wait"
     assert watch_records(cancelled, paused).hold is None
     # And when the window opens and the watcher resumes the refresh, the hold ends on that refresh
     opened = evaluate_window(WINDOW, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     again = polled("Cancelled", percentage=10, watch=paused.watch, decision=paused.decision)
     resumed = decide(again, [opened], 15, 300)
-    assert resumed.decision is not None and resumed.decision.action == "restart"
+    assert resumed.decision is not None
+    assert resumed.decision.action == "restart"
     assert watch_records(again, resumed).hold == WindowHold(
         deployment_id="d", group="web", refresh_id="r-1", holding=False
     )
@@ -158,7 +160,8 @@ def test_a_hold_ends_when_a_failed_gate_stops_the_paused_deployment() -> None:
     ended = decide(paused, [closed, alarm], 15, 300)
     # Then the hold ends with the outcome
     records = watch_records(paused, ended)
-    assert records.outcome is not None and records.outcome.status == "Cancelled"
+    assert records.outcome is not None
+    assert records.outcome.status == "Cancelled"
     assert records.hold == WindowHold(deployment_id="d", group="web", refresh_id="r-1", holding=False)
 
 
@@ -191,9 +194,11 @@ def test_a_checkpoint_held_by_a_closed_window_is_a_hold_too() -> None:
     # When the watcher keeps it waiting there
     decided = decide(at_checkpoint, [closed], 15, 300)
     # Then the hold is recorded, until the window opens
-    assert decided.decision is not None and decided.decision.action == "wait"
+    assert decided.decision is not None
+    assert decided.decision.action == "wait"
     hold = watch_records(at_checkpoint, decided).hold
-    assert hold is not None and (hold.holding, hold.until) == (True, "2026-11-23T09:00:00Z")
+    assert hold is not None
+    assert (hold.holding, hold.until) == (True, "2026-11-23T09:00:00Z")
 
 
 def test_a_closed_window_with_no_opening_within_a_year_holds_without_a_time() -> None:
@@ -201,5 +206,7 @@ def test_a_closed_window_with_no_opening_within_a_year_holds_without_a_time() ->
     closed = evaluate_window(TimeWindowGate(freezes=[freeze]), BEFORE_NINE)
     state = polled("InProgress", percentage=10)
     hold = watch_records(state, decide(state, [closed], 15, 300)).hold
-    assert hold is not None and (hold.holding, hold.until) == (True, None)
-    assert hold.reason is not None and "forever" in hold.reason
+    assert hold is not None
+    assert (hold.holding, hold.until) == (True, None)
+    assert hold.reason is not None
+    assert "forever" in hold.reason

@@ -230,6 +230,22 @@ class AuditStore:
         waiting = [QueuedDeployment.model_validate(_plain(item)) for item in page.get("Items", [])]
         return sorted(waiting, key=lambda queued: queued.queued_at)
 
+    def queued_item(self, group: str, deployment_id: str) -> dict[str, Any] | None:
+        """One waiting deployment's item, however it ended (a consistent read: a wave follows it)."""
+        page = self.aws.call(
+            "dynamodb",
+            "query",
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="deployment_id = :queue AND #item = :item",
+            ExpressionAttributeNames={"#item": "item"},
+            ExpressionAttributeValues=_item(
+                {":queue": _queue_key(group), ":item": f"queued#{deployment_id}"}
+            ),
+        )
+        items = page.get("Items", [])
+        return _plain(items[0]) if items else None
+
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None:
         """How a waiting deployment ended: Started, Superseded, Dropped or Skipped, and why."""
         self.aws.call(

@@ -176,6 +176,14 @@ class DeploymentQueue(Protocol):
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None: ...
 
 
+class QueueFollower(Protocol):
+    """What a rollout wave reads of a group's waiting deployment (dal/audit.py's ``AuditStore``)."""
+
+    def queued_item(self, group: str, deployment_id: str) -> dict[str, Any] | None: ...
+
+    def deployment(self, deployment_id: str) -> list[dict[str, Any]]: ...
+
+
 class ReconcileAudit(AuditLog, Protocol):
     """What the reconciler keeps in the audit table: the refreshes it looks after, its sweep."""
 

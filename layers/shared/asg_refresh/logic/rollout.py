@@ -16,6 +16,7 @@ from asg_refresh.errors import AsgRefreshError, LimitExceededError, NoTargetGrou
 from asg_refresh.logic.gates import evaluate_alarms
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.start_refresh import select_groups, start_and_record
+from asg_refresh.logic.supersede import queued_deployment_id
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.logic.waves import plan_waves
 from asg_refresh.models.rollout import (
@@ -112,8 +113,16 @@ def start_wave_item(item: WaveItem, aws: AwsGateway, settings: Settings, now: da
             previous_image_id=previous,
         )
     if result.queued:
+        # The wave follows it (logic/wave_queue.py) until it starts or ends unstarted.
         queued = result.queued[0]
-        return GroupStart(group=item.group, status="skipped", code="QUEUED", reason=queued.reason)
+        return GroupStart(
+            group=item.group,
+            status="queued",
+            code="QUEUED",
+            reason=queued.reason,
+            previous_image_id=previous,
+            queued_deployment_id=queued_deployment_id(request.deployment_id, item.group),
+        )
     skipped = result.skipped[0] if result.skipped else None
     return GroupStart(
         group=item.group,
@@ -129,6 +138,14 @@ def _current_image(group_name: str, aws: StartPorts) -> str | None:
     if template is None:
         return None
     return aws.template_version(template, template.version_followed).image_id or None
+
+
+def failure_reasons(results: list[GroupResult], failed: list[str]) -> dict[str, str]:
+    """group -> why it failed its wave: its refusal or queue's reason, else how its refresh ended."""
+    reasons = {
+        r.group: r.reason or f"its refresh ended {r.refresh_status}" for r in results if r.group in failed
+    }
+    return {group: reason for group, reason in reasons.items() if not reason.endswith(" None")}
 
 
 def check_wave(
@@ -154,6 +171,7 @@ def check_wave(
         failed=failed,
         gate=gate.summary,
         previous_images={r.group: r.previous_image_id for r in succeeded if r.previous_image_id},
+        reasons=failure_reasons(results, failed),
     )
     verdicts = [*earlier, verdict]
     if not verdict.passed:

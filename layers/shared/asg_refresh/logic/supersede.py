@@ -70,19 +70,23 @@ class WaitingRoom:
 def pinned_to(request: DeployRequest, group: str, image_id: str) -> DeployRequest:
     """The request for that group alone, on the image it resolved to, under a deployment id of
     its own (the original deployment's record names every group it started)."""
-    suffix = f".q{hashlib.sha256(group.encode()).hexdigest()[:8]}"
-    # Queued again (another refresh got there first): the same deployment, the same item.
-    pinned_id = request.deployment_id
-    if not pinned_id.endswith(suffix):
-        pinned_id = f"{pinned_id[: 64 - len(suffix)]}{suffix}"
     return request.model_copy(
         update={
-            "deployment_id": pinned_id,
+            "deployment_id": queued_deployment_id(request.deployment_id, group),
             "groups": [group],
             "tags": None,
             "image": ImageSource(image_id=image_id),
         }
     )
+
+
+def queued_deployment_id(deployment_id: str, group: str) -> str:
+    """The id a deployment waiting for ``group`` has: ``<deployment id>.q<hash of the group>``."""
+    suffix = f".q{hashlib.sha256(group.encode()).hexdigest()[:8]}"
+    # Queued again (another refresh got there first): the same deployment, the same item.
+    if deployment_id.endswith(suffix):
+        return deployment_id
+    return f"{deployment_id[: 64 - len(suffix)]}{suffix}"
 
 
 def start_queued(
