@@ -212,6 +212,8 @@ class AuditStore:
                 "item": f"queued#{queued.request.deployment_id}",
                 **queued.model_dump(mode="json", exclude_none=True),
                 "status": "Queued",
+                # In the unfinished index while it waits: the reconciler drains what a lost drain left.
+                "unfinished": UNFINISHED,
             }
         )
 
@@ -255,7 +257,7 @@ class AuditStore:
             Key=_item(
                 {"deployment_id": _queue_key(queued.group), "item": f"queued#{queued.request.deployment_id}"}
             ),
-            UpdateExpression="SET #status = :status, reason = :reason, closed_at = :now",
+            UpdateExpression="SET #status = :status, reason = :reason, closed_at = :now REMOVE unfinished",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=_item(
                 {":status": status, ":reason": reason, ":now": timeutil.now().isoformat()}

@@ -26,7 +26,7 @@ from asg_refresh.dal.records import (
     Refresh,
     TemplateVersion,
 )
-from asg_refresh.models.queue import QueuedDeployment
+from asg_refresh.models.queue import QueuedDeployment, QueueDrain
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
 AwsItem = dict[str, Any]
@@ -174,6 +174,12 @@ class DeploymentQueue(Protocol):
     def queued_for(self, group: str) -> list[QueuedDeployment]: ...
 
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None: ...
+
+
+class QueueDrains(Protocol):
+    """Asking StartRefresh to start what waits for a group (dal/aws.py: an asynchronous invoke)."""
+
+    def request_drain(self, function: str, drain: QueueDrain) -> None: ...
 
 
 class QueueFollower(Protocol):

@@ -26,6 +26,7 @@ from typing import Literal
 
 from asg_refresh.dal.ports import DeploymentQueue, NoActiveRefresh, Refreshes, RefreshStops
 from asg_refresh.dal.records import active_refresh
+from asg_refresh.errors import AsgRefreshError
 from asg_refresh.models.deploy import DeployRequest, ImageSource
 from asg_refresh.models.queue import QueuedDeployment, QueueDrain, QueueDrainResult
 from asg_refresh.models.results import QueuedGroup, StartResult
@@ -120,7 +121,16 @@ def _start_newest(
         queue.close_queued(newest, "Dropped", result.reason)
         result.dropped.append(newest.request.deployment_id)
         return result
-    started = start(newest.request)
+    try:
+        started = start(newest.request)
+    except AsgRefreshError as error:
+        if error.retryable:
+            raise  # retried by the caller; it keeps waiting meanwhile (the reconciler drains it later)
+        # Refused for good (its image deregistered meanwhile, say): it must not wait forever.
+        result.reason = f"{error.code}: {error.message}"
+        queue.close_queued(newest, "Failed", result.reason)
+        result.failed.append(newest.request.deployment_id)
+        return result
     if started.queued:
         # Someone else's refresh got there first: it waits again (the same item, queued anew).
         result.reason = started.queued[0].reason
