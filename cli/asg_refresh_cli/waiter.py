@@ -229,10 +229,13 @@ def _poll(conn: Connection, target: _Target) -> _Poll:
     state = rollout_state(conn, target.name, target.state_machine_arn)
     rows = {i["group"]: i["refresh_id"] for i in rollout_items(conn, target.name, target.audit_table)}
     statuses = _refresh_statuses(conn, rows)
+    # Why groups failed their waves (a refusal, a queued deployment dropped...), where known.
+    reasons = [f"{g}: {why}" for v in state["verdicts"] for g, why in (v.get("reasons") or {}).items()]
     return _Poll(
         finished=state["status"] != "RUNNING",
         groups=statuses,
         rollout_status=state["status"],
+        reason="; ".join(reasons),
     )
 
 

@@ -80,3 +80,30 @@ def test_a_queued_group_dropped_behind_a_failed_refresh_fails_its_wave_with_the_
     assert sorted(waiting_items(app).values()) == ["Dropped"]
     assert [r["Status"] for r in fleet.refreshes("web")] == ["RollbackSuccessful"]
     assert fleet.refreshes("api") == []
+
+
+def test_a_wave_that_replaces_a_running_refresh_cancels_it_and_follows_its_own(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    # Given web refreshing towards golden-2, and a rollout of golden-3 that replaces it
+    old, second, third = (fleet.image(f"golden-{n}") for n in (1, 2, 3))
+    fleet.group("web", old, size=2)
+    fleet.group("api", old, size=2)
+    answer = app.invoke("StartRefreshFunction", {"image_id": second, "groups": ["web"], "preferences": PREFS})
+    assert answer["success"], answer
+    message = {
+        "image_id": third,
+        "preferences": PREFS,
+        "supersede": "replace",
+        "waves": [{"name": "first", "groups": ["web"]}, {"name": "second", "groups": ["api"]}],
+    }
+
+    # When the rollout runs
+    execution = app.wait_for_execution(app.start_execution("RolloutWavesStateMachine", message), timeout=300)
+
+    # Then the refresh ahead was cancelled (not rolled back), and the wave followed golden-3's
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert [r["Status"] for r in reversed(fleet.refreshes("web"))] == ["Cancelled", "Successful"]
+    assert fleet.instance_images("web") == [third, third]
+    assert fleet.instance_images("api") == [third, third]
+    assert sorted(waiting_items(app).values()) == ["Started"]
