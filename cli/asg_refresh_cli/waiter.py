@@ -232,7 +232,9 @@ def _poll(conn: Connection, target: _Target) -> _Poll:
     # Why groups failed their waves (a refusal, a queued deployment dropped...), where known.
     reasons = [f"{g}: {why}" for v in state["verdicts"] for g, why in (v.get("reasons") or {}).items()]
     return _Poll(
-        finished=state["status"] != "RUNNING",
+        # Not before its groups' refreshes have settled: a cancel can still be Cancelling.
+        finished=state["status"] != "RUNNING"
+        and all(s not in ACTIVE_REFRESH_STATUSES for s in statuses.values()),
         groups=statuses,
         rollout_status=state["status"],
         reason="; ".join(reasons),
