@@ -231,3 +231,13 @@ def test_a_queue_is_left_to_a_running_refresh_or_a_watcher_that_still_runs(aws: 
 
     assert drains.asked == []
     assert "drained" not in [c.action for c in checks]
+
+
+def test_a_watcher_that_reported_but_still_runs_drains_its_queue_itself(aws: FakeAws) -> None:
+    _, audit = _queued_behind(aws, "Successful", watcher="w-1", outcome={"status": "Successful"})
+    aws.executions["w-1"] = Execution(name="w-1", status="RUNNING")
+    drains = Drains()
+
+    reconcile_watchers(aws, DRAINING, audit, drains=drains)
+
+    assert drains.asked == []

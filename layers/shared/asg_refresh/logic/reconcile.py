@@ -141,15 +141,16 @@ def _ended_unwatched(
 ) -> str | None:
     """How the group's last (ended) refresh ended, as its watcher reported it or, without a
     report, as AWS says (a restore's end is the rollback it completes); None while a watcher of
-    it still runs."""
-    outcome = recorded.get("outcome")
-    if isinstance(outcome, dict) and outcome.get("status"):
-        return str(outcome["status"])
+    it still runs (its own drain comes)."""
     watcher = recorded.get("watcher")
     if watcher and settings.state_machine_arn:
+        # Running: paused for a window, or it has just reported and is about to drain itself.
         described = aws.execution(settings.state_machine_arn, str(watcher))
         if _running_in_chain(aws, settings.state_machine_arn, described):
             return None
+    outcome = recorded.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("status"):
+        return str(outcome["status"])
     if recorded.get("restores"):
         return "RollbackSuccessful" if latest.status == "Successful" else "RollbackFailed"
     return latest.status
