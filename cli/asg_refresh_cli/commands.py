@@ -26,6 +26,7 @@ from asg_refresh_cli.reads import (
     ROLLOUT_STATE_MACHINE,
     audit_store,
     group_status,
+    held_for_window,
     rollout_items,
     rollout_state,
     shown_time,
@@ -249,7 +250,7 @@ def _ended_badly(snapshot: output.StatusSnapshot) -> str | None:
     bad = [
         f"{row['group']} {row['status']}" + (f" ({row['status_reason']})" if row.get("status_reason") else "")
         for row in snapshot.rows
-        if row["status"] not in ("Successful", None, *ACTIVE_REFRESH_STATUSES)
+        if row["status"] not in ("Successful", None, *ACTIVE_REFRESH_STATUSES) and not held_for_window(row)
     ]
     rollout = snapshot.rollout
     if rollout is not None and rollout["status"] not in ("RUNNING", "SUCCEEDED"):

@@ -16,6 +16,7 @@ from rich.table import Table
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh.models.plan import DeployPlan
 from asg_refresh_cli import charts
+from asg_refresh_cli.reads import held_for_window
 
 console = Console()
 
@@ -103,7 +104,9 @@ class StatusSnapshot:
     @property
     def finished(self) -> bool:
         running = self.rollout is not None and self.rollout["status"] == "RUNNING"
-        return not running and not any(row["status"] in ACTIVE_REFRESH_STATUSES for row in self.rows)
+        return not running and not any(
+            row["status"] in ACTIVE_REFRESH_STATUSES or held_for_window(row) for row in self.rows
+        )
 
 
 def status_table(snapshot: StatusSnapshot) -> None:
@@ -117,7 +120,7 @@ def status_table(snapshot: StatusSnapshot) -> None:
                 else f"FAILED ({', '.join(verdict['failed']) or verdict['gate']})"
             )
             console.print(f"  wave {verdict['name']}: {len(verdict['succeeded'])} succeeded, {mark}")
-    hidden = {"status_reason", "min_healthy", "max_healthy", "waiting_for"}
+    hidden = {"status_reason", "min_healthy", "max_healthy", "waiting_for", "holding_until"}
     rows_table("status", [{k: v for k, v in row.items() if k not in hidden} for row in snapshot.rows])
     for row in snapshot.rows:
         if row.get("waiting_for"):

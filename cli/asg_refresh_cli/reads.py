@@ -91,15 +91,35 @@ def audit_store(conn: Connection, table: str | None) -> AuditStore | None:
         return None
 
 
+#: How ``watch_note`` begins for a refresh its watcher holds for a closed time window.
+HOLDING = "holding for a time window"
+
+
+def held_for_window(row: dict[str, Any]) -> bool:
+    """Whether the row's refresh is held by its watcher for a window: it has not ended, whatever
+    AWS says of the refresh it cancelled to hold (the watcher resumes it when the window opens)."""
+    return str(row.get("waiting_for") or "").startswith(HOLDING)
+
+
 def watch_note(store: AuditStore | None, row: dict[str, Any]) -> str | None:
     """What a running refresh's watcher waits for, in one line, from the audit table: a person's
-    approval (at which checkpoint, since when, who may answer, the commands), the restore of what
-    earlier segments replaced, and deployments waiting behind the refresh. None when there is
-    nothing to say or no audit table to read."""
+    approval (at which checkpoint, since when, who may answer, the commands), a closed time window
+    (until when it opens; the refresh may show Cancelled meanwhile: the watcher resumes it), the
+    restore of what earlier segments replaced, and deployments waiting behind the refresh. None
+    when there is nothing to say or no audit table to read. Sets ``row["holding_until"]``."""
     refresh_id = row.get("refresh_id")
-    if store is None or not refresh_id or row.get("status") not in group_facts.ACTIVE_REFRESH_STATUSES:
+    row["holding_until"] = None
+    if store is None or not refresh_id:
+        return None
+    item = store.refresh(str(refresh_id)) or {}
+    holding = item.get("holding") if "outcome" not in item else None
+    if row.get("status") not in group_facts.ACTIVE_REFRESH_STATUSES and not holding:
         return None
     notes = []
+    if isinstance(holding, dict):
+        row["holding_until"] = holding.get("until") or None
+        until = shown_time(holding.get("until")) or "no opening within a year"
+        notes.append(f"{HOLDING} until {until} ({holding.get('reason') or 'window closed'})")
     pending = [a for a in store.approvals_of(str(refresh_id)) if a.status == "pending"]
     if pending:
         asked = pending[-1]
@@ -108,7 +128,7 @@ def watch_note(store: AuditStore | None, row: dict[str, Any]) -> str | None:
             f"waiting for approval at {asked.checkpoint}% since {shown_time(asked.requested_at)} "
             f"(may answer: {who}): asg-refresh approve|reject --approval-id {asked.approval_id}"
         )
-    if (store.refresh(str(refresh_id)) or {}).get("status") == "Restoring":
+    if item.get("status") == "Restoring":
         notes.append("restoring the instances earlier segments replaced")
     waiting = store.queued_for(str(row["group"]))
     if waiting:

@@ -14,11 +14,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from asg_refresh.dal.audit import AuditStore
 from asg_refresh.logic.groups import ACTIVE_REFRESH_STATUSES
 from asg_refresh_cli.connection import Connection, OpsError
-from asg_refresh_cli.reads import ROLLOUT_STATE_MACHINE, group_status, rollout_items, rollout_state
+from asg_refresh_cli.reads import (
+    ROLLOUT_STATE_MACHINE,
+    audit_store,
+    group_status,
+    rollout_items,
+    rollout_state,
+)
 
 CLOCK_PATH = "/_asg_refresh/clock"
 
@@ -193,6 +200,8 @@ def _find_target(
     if kind != "group":
         audit_table = conn.find_audit_table(audit_table)
         store = AuditStore(conn.gateway(), audit_table)
+    else:
+        store = audit_store(conn, audit_table)  # where there is one: to see a watcher's hold
     if kind == "deployment" and not (store and store.deployment(target)):
         raise OpsError(f"no rollout, deployment or Auto Scaling group named {target}")
     return _Target(target, kind, state_machine_arn, audit_table, store)
@@ -202,27 +211,51 @@ def _poll(conn: Connection, target: _Target) -> _Poll:
     if target.kind == "group":
         row = group_status(conn, target.name)
         status = row["status"] or "-"  # None: never refreshed
+        held = bool(target.store and row["refresh_id"] and _held(target.store.refresh(row["refresh_id"])))
         return _Poll(
-            finished=status not in ACTIVE_REFRESH_STATUSES,
+            finished=status not in ACTIVE_REFRESH_STATUSES and not held,
             groups={target.name: status},
             reason=row.get("status_reason") or "",
         )
     if target.kind == "deployment":
         assert target.store is not None
         items = target.store.deployment(target.name)
-        refreshes = {i["group"]: i["refresh_id"] for i in items if i.get("refresh_id") and i.get("group")}
-        statuses = _refresh_statuses(conn, refreshes)
+        statuses = _refresh_statuses(conn, _current_refreshes(items))
         return _Poll(
-            finished=all(s not in ACTIVE_REFRESH_STATUSES for s in statuses.values()), groups=statuses
+            finished=all(s not in ACTIVE_REFRESH_STATUSES for s in statuses.values())
+            and not any(_held(i) for i in items),
+            groups=statuses,
         )
     state = rollout_state(conn, target.name, target.state_machine_arn)
     rows = {i["group"]: i["refresh_id"] for i in rollout_items(conn, target.name, target.audit_table)}
     statuses = _refresh_statuses(conn, rows)
+    # Why groups failed their waves (a refusal, a queued deployment dropped...), where known.
+    reasons = [f"{g}: {why}" for v in state["verdicts"] for g, why in (v.get("reasons") or {}).items()]
     return _Poll(
-        finished=state["status"] != "RUNNING",
+        # Not before its groups' refreshes have settled: a cancel can still be Cancelling.
+        finished=state["status"] != "RUNNING"
+        and all(s not in ACTIVE_REFRESH_STATUSES for s in statuses.values()),
         groups=statuses,
         rollout_status=state["status"],
+        reason="; ".join(reasons),
     )
+
+
+def _held(item: dict[str, Any] | None) -> bool:
+    """Whether a refresh's audit item says its watcher holds it for a closed time window (AWS
+    shows the refresh Cancelled meanwhile; the watcher resumes it when the window opens)."""
+    return bool(item and item.get("holding") and not item.get("outcome"))
+
+
+def _current_refreshes(items: list[dict[str, Any]]) -> dict[str, str]:
+    """group -> the refresh that stands for the deployment there: not one a later segment resumed
+    (after a hold or a promote), nor a restore (the refresh it restores says how it ended)."""
+    resumed = {i.get("resumes") for i in items}
+    return {
+        i["group"]: i["refresh_id"]
+        for i in items
+        if i.get("refresh_id") and i.get("group") and i["refresh_id"] not in resumed and not i.get("restores")
+    }
 
 
 def _result(target: str, kind: str, current: _Poll) -> WaitResult:

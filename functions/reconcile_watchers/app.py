@@ -33,7 +33,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         checks = record_sighting(request.group, request.refresh_id, audit)
     else:
         checks = reconcile_watchers(
-            aws, settings, audit, "scheduled" if request.scope == "scheduled" else "full"
+            aws, settings, audit, "scheduled" if request.scope == "scheduled" else "full", drains=aws
         )
     started = [check for check in checks if check.action in ("started", "gave-up")]
     if started:

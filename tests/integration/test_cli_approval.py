@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from asg_refresh.dal.audit import AuditStore
+from asg_refresh.dal.aws import AwsGateway
 from asg_refresh.dal.clients import reset_clients
 from asg_refresh_local.cli import main
 from asg_refresh_local.clock import CLOCK
@@ -252,3 +255,55 @@ def test_status_says_a_refresh_waits_for_approval_who_may_answer_and_how(
     app.wait_for_execution(started["execution_arn"])
     (row,) = json.loads(cli("status", "web", "--json")[1])["groups"]
     assert row["waiting_for"] is None
+
+
+def _drive_until_paused_before(app: LocalApp, execution_arn: str, opens: datetime) -> None:
+    """Move the virtual clock from wake-up to wake-up until the watcher sleeps until ``opens``
+    (paused for a closed window), never past it."""
+    pause = threading.Event()
+    for _ in range(3000):
+        wakes = [at for execution, at in SCHEDULER.waiting() if execution == execution_arn]
+        if wakes and min(wakes) >= opens:
+            return
+        if wakes:
+            CLOCK.advance((min(wakes) - CLOCK.now()).total_seconds())
+        pause.wait(0.01)  # the watcher runs on its own threads
+    raise AssertionError(f"{execution_arn} never paused until {opens}")
+
+
+def test_status_says_a_refresh_holds_for_a_closed_window_until_it_opens(
+    app: LocalApp, fleet: Fleet, cli: Any
+) -> None:
+    # Given Monday 08:50 UTC and a deployment whose window opens at 09:00 UTC
+    CLOCK.reset(start=datetime(2026, 11, 23, 8, 50, tzinfo=UTC))
+    old, new = fleet.image("golden-1"), fleet.image("golden-2")
+    fleet.group("web", old, size=2)
+    window = {"timezone": "UTC", "days": ["Mon"], "start": "09:00", "end": "17:00"}
+    answer = app.invoke(
+        "StartRefreshFunction",
+        {"image_id": new, "groups": ["web"], "preferences": PREFS, "gates": {"window": window}},
+    )
+    started = answer["data"]["refreshes"][0]
+    opens = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    # When the watcher has held the refresh (cancelled it) and sleeps until the window opens
+    _drive_until_paused_before(app, started["execution_arn"], opens)
+    code, text = cli("status", "web")
+    json_code, as_json = cli("status", "web", "--json")
+
+    # Then status says what it waits for and until when (UTC), and a held refresh is no failure
+    assert (code, json_code) == (0, 0), text
+    assert "web: holding for a time window until 2026-11-23T09:00:00Z (outside the allowed window" in text
+    (row,) = json.loads(as_json)["groups"]
+    assert row["status"] == "Cancelled"
+    assert row["waiting_for"].startswith("holding for a time window until 2026-11-23T09:00:00Z")
+    assert row["holding_until"] == "2026-11-23T09:00:00Z"
+
+    # And once the window opened and the resumed refresh ended, the hold is gone
+    assert app.wait_for_execution(started["execution_arn"])["status"] == "SUCCEEDED"
+    (row,) = json.loads(cli("status", "web", "--json")[1])["groups"]
+    assert (row["status"], row["waiting_for"], row["holding_until"]) == ("Successful", None, None)
+    first = fleet.refreshes("web")[-1]["InstanceRefreshId"]
+    held = AuditStore(AwsGateway(app.region), app.physical_id("AuditTable")).refresh(first)
+    assert held is not None
+    assert "holding" not in held

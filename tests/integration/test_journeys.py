@@ -244,3 +244,4 @@ def test_a_rollout_onto_a_group_busy_towards_another_image_fails_and_leaves_it_a
         asg_refresh(server, "wait", "r-first", "--poll-seconds", "120", "--timeout", "14400").returncode == 0
     )
     assert fleet.instance_images("j-busy") == [first, first]
+

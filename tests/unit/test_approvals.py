@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from asg_refresh.dal.aws import TaskTokenClosed
 from asg_refresh.errors import ApprovalNotFoundError, ApprovalNotPendingError, ApproverNotAllowedError
+from asg_refresh.logic import approvals
 from asg_refresh.logic.approvals import (
     REJECTED_ERROR,
     approval_message,
@@ -312,3 +313,9 @@ def test_allowed_approvers_come_from_the_environment_and_must_be_arns() -> None:
     assert Settings.from_env({"ALLOWED_APPROVERS": ""}).allowed_approvers == []
     with pytest.raises(ValueError, match="not an ARN or ARN pattern: bob"):
         Settings.from_env({"ALLOWED_APPROVERS": "bob"})
+
+
+def test_an_approval_id_never_reads_as_a_command_line_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = iter(["-looks-like-an-option", "fine-id-0000000000000"])
+    monkeypatch.setattr(approvals.secrets, "token_urlsafe", lambda _: next(drawn))
+    assert approvals.new_approval_id() == "fine-id-0000000000000"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from asg_refresh.dal.records import Execution
 from asg_refresh.logic.alarm_rollback import roll_back_for_alarm
 from asg_refresh.logic.reconcile import MAX_WATCHERS_PER_REFRESH, reconcile_watchers
+from asg_refresh.models.queue import QueueDrain
 from asg_refresh.settings import Settings
 from tests.fakes import FakeAudit, FakeAws
 
 OPT_IN = {"asg-refresh:enabled": "true"}
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:watch"
+DRAINING = Settings(state_machine_arn=MACHINE, start_refresh_function="start-refresh")
 
 
 @pytest.fixture
@@ -176,3 +179,65 @@ def test_groups_not_opted_in_idle_or_without_a_state_machine_are_not_reconciled(
     aws.add_refresh("idle")
     assert reconcile_watchers(aws, Settings(), None) == []
     assert aws.started_executions == []
+
+
+# --- reconcile: queues a lost drain left waiting ---------------------------------------------
+class Drains:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, QueueDrain]] = []
+
+    def request_drain(self, function: str, drain: QueueDrain) -> None:
+        self.asked.append((function, drain))
+
+
+def _queued_behind(aws: FakeAws, status: str, **recorded: Any) -> tuple[str, FakeAudit]:
+    aws.add_group("web", **OPT_IN)
+    refresh_id = aws.add_refresh("web", status=status)
+    queued = {"deployment_id": "queue#web", "item": "queued#d-2.qabc", "group": "web"}
+    queued["unfinished"] = "refresh"
+    return refresh_id, FakeAudit({refresh_id: {"deployment_id": "d-1", **recorded}, "queued#d-2": queued})
+
+
+def test_a_queue_whose_watcher_died_is_drained_with_how_the_refresh_ended(aws: FakeAws) -> None:
+    refresh_id, audit = _queued_behind(aws, "Successful", watcher="w-1")
+    aws.executions["w-1"] = Execution(name="w-1", status="ABORTED")
+    drains = Drains()
+
+    checks = reconcile_watchers(aws, DRAINING, audit, drains=drains)
+
+    assert [(c.group, c.action) for c in checks] == [("web", "drained")]
+    expected = QueueDrain(group="web", refresh_id=refresh_id, status="Successful")
+    assert drains.asked == [("start-refresh", expected)]
+
+
+def test_a_reported_outcome_is_what_the_drain_is_told(aws: FakeAws) -> None:
+    _, audit = _queued_behind(aws, "Cancelled", watcher="w-1", outcome={"status": "RollbackSuccessful"})
+    aws.executions["w-1"] = Execution(name="w-1", status="FAILED")
+    drains = Drains()
+
+    reconcile_watchers(aws, DRAINING, audit, drains=drains)
+
+    assert [drain.status for _, drain in drains.asked] == ["RollbackSuccessful"]
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Cancelled"])
+def test_a_queue_is_left_to_a_running_refresh_or_a_watcher_that_still_runs(aws: FakeAws, status: str) -> None:
+    # InProgress: its watcher drains at the end; Cancelled with a running watcher: a hold
+    _, audit = _queued_behind(aws, status, watcher="w-1")
+    aws.executions["w-1"] = Execution(name="w-1", status="RUNNING")
+    drains = Drains()
+
+    checks = reconcile_watchers(aws, DRAINING, audit, drains=drains)
+
+    assert drains.asked == []
+    assert "drained" not in [c.action for c in checks]
+
+
+def test_a_watcher_that_reported_but_still_runs_drains_its_queue_itself(aws: FakeAws) -> None:
+    _, audit = _queued_behind(aws, "Successful", watcher="w-1", outcome={"status": "Successful"})
+    aws.executions["w-1"] = Execution(name="w-1", status="RUNNING")
+    drains = Drains()
+
+    reconcile_watchers(aws, DRAINING, audit, drains=drains)
+
+    assert drains.asked == []

@@ -9,6 +9,7 @@ import pytest
 
 from asg_refresh.dal.aws import refresh_record
 from asg_refresh.dal.records import Refresh
+from asg_refresh.errors import AwsUnavailableError, ImageRejectedError
 from asg_refresh.logic.supersede import WaitingRoom, pinned_to, start_if_nothing_ahead, start_queued
 from asg_refresh.models.deploy import DeployRequest, ImageSource
 from asg_refresh.models.queue import QueuedDeployment, QueueDrain
@@ -159,3 +160,34 @@ def test_a_request_queued_again_keeps_its_deployment_id() -> None:
     assert pinned_to(request("r" * 64, IMAGE_A), "web", IMAGE_A).deployment_id.endswith(
         once.deployment_id[-10:]
     )
+
+
+def test_a_start_refused_for_good_marks_the_waiting_deployment_failed_instead_of_leaving_it_queued() -> None:
+    # Given a deployment waiting for web whose image was deregistered meanwhile
+    queue = Queue()
+    wait(queue, "release-1", IMAGE_A)
+
+    def refused(req: DeployRequest) -> StartResult:
+        raise ImageRejectedError(f"{IMAGE_A} does not exist")
+
+    # When the refresh ahead succeeds and the drain tries to start it
+    result = start_queued(ended("Successful"), Refreshes(), queue, refused)
+
+    # Then it no longer waits: it is Failed with the refusal, and the news says so
+    assert queue.queued_for("web") == []
+    ((status, reason),) = queue.closed.values()
+    assert (status, reason) == ("Failed", f"IMAGE_REJECTED: {IMAGE_A} does not exist")
+    assert [f.split(".q")[0] for f in result.failed] == ["release-1"]
+    assert result.news
+
+
+def test_a_start_that_fails_for_a_while_is_retried_and_keeps_waiting() -> None:
+    queue = Queue()
+    wait(queue, "release-1", IMAGE_A)
+
+    def throttled(req: DeployRequest) -> StartResult:
+        raise AwsUnavailableError("Throttling")
+
+    with pytest.raises(AwsUnavailableError):
+        start_queued(ended("Successful"), Refreshes(), queue, throttled)
+    assert len(queue.queued_for("web")) == 1

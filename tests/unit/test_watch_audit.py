@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asg_refresh.logic.gates import evaluate_window
 from asg_refresh.logic.watch import decide
 from asg_refresh.logic.watch_audit import watch_records
+from asg_refresh.models.gates import Freeze, GateConfig, TimeWindowGate
+from asg_refresh.models.refresh import DescribedRefreshes
 from asg_refresh.models.watch import (
+    GateVerdict,
     RestartDecision,
     Restarted,
     RestoreDecision,
@@ -14,6 +19,7 @@ from asg_refresh.models.watch import (
     WatchProgress,
     WatchRecords,
     WatchState,
+    WindowHold,
 )
 
 
@@ -102,3 +108,106 @@ def test_the_outcome_is_recorded_when_the_watch_ends() -> None:
     # Then the outcome, exactly as reported, is what the audit table records
     assert decided.outcome is not None
     assert watch_records(state, decided) == WatchRecords(outcome=decided.outcome)
+
+
+# --- Holding for a closed time window ------------------------------------------------------------
+#: Monday 2026-11-23 08:50 UTC, ten minutes before a 09:00-17:00 UTC window opens.
+BEFORE_NINE = datetime(2026, 11, 23, 8, 50, tzinfo=UTC)
+WINDOW = TimeWindowGate(timezone="Europe/Paris", days=["Mon", "Tue"], start="10:00", end="18:00")
+
+
+def test_a_hold_is_recorded_once_with_the_opening_in_utc_then_cleared_when_it_resumes() -> None:
+    # Given a running refresh and a window (Paris time) closed until 10:00 Paris, 09:00 UTC
+    closed = evaluate_window(WINDOW, BEFORE_NINE)
+    state = polled("InProgress", percentage=10)
+
+    # When the watcher holds it (cancels it to resume later)
+    holding = decide(state, [closed], 15, 300)
+
+    # Then the hold is recorded on the refresh, until the opening in UTC, to the second
+    assert watch_records(state, holding).hold == WindowHold(
+        deployment_id="d",
+        group="web",
+        refresh_id="r-1",
+        holding=True,
+        until="2026-11-23T09:00:00Z",
+        reason=closed.summary,
+    )
+    # And the polls while it stays closed (the refresh cancelled, then paused) record nothing more
+    cancelled = polled("Cancelled", percentage=10, watch=holding.watch, decision=holding.decision)
+    paused = decide(cancelled, [closed], 15, 300)
+    assert paused.decision is not None
+    assert paused.decision.action == "wait"
+    assert watch_records(cancelled, paused).hold is None
+    # And when the window opens and the watcher resumes the refresh, the hold ends on that refresh
+    opened = evaluate_window(WINDOW, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    again = polled("Cancelled", percentage=10, watch=paused.watch, decision=paused.decision)
+    resumed = decide(again, [opened], 15, 300)
+    assert resumed.decision is not None
+    assert resumed.decision.action == "restart"
+    assert watch_records(again, resumed).hold == WindowHold(
+        deployment_id="d", group="web", refresh_id="r-1", holding=False
+    )
+
+
+def test_a_hold_ends_when_a_failed_gate_stops_the_paused_deployment() -> None:
+    # Given a refresh paused for a closed window
+    closed = evaluate_window(WINDOW, BEFORE_NINE)
+    state = polled("InProgress", percentage=0)
+    holding = decide(state, [closed], 15, 300)
+    paused = polled("Cancelled", watch=holding.watch, decision=holding.decision)
+    # When an alarm fails meanwhile (nothing replaced yet: the watch reports Cancelled)
+    alarm = GateVerdict(gate="cloudwatch-alarms", passed=False, summary="web-5xx is ALARM")
+    ended = decide(paused, [closed, alarm], 15, 300)
+    # Then the hold ends with the outcome
+    records = watch_records(paused, ended)
+    assert records.outcome is not None
+    assert records.outcome.status == "Cancelled"
+    assert records.hold == WindowHold(deployment_id="d", group="web", refresh_id="r-1", holding=False)
+
+
+def test_a_checkpoint_held_by_a_closed_window_is_a_hold_too() -> None:
+    # Given a refresh waiting at its 50 % checkpoint under hold_at_checkpoints, the window closed
+    closed = evaluate_window(WINDOW, BEFORE_NINE)
+    state = polled("InProgress", percentage=50).model_copy(
+        update={
+            "gates": GateConfig(hold_at_checkpoints=True, window=WINDOW),
+            "preferences": {"CheckpointPercentages": [50]},
+        }
+    )
+    at_checkpoint = state.model_copy(
+        update={
+            "describe": DescribedRefreshes.model_validate(
+                {
+                    "InstanceRefreshes": [
+                        {
+                            "InstanceRefreshId": "r-1",
+                            "Status": "InProgress",
+                            "PercentageComplete": 50,
+                            "StatusReason": "Waiting at checkpoint",
+                            "Preferences": {"CheckpointPercentages": [50]},
+                        }
+                    ]
+                }
+            )
+        }
+    )
+    # When the watcher keeps it waiting there
+    decided = decide(at_checkpoint, [closed], 15, 300)
+    # Then the hold is recorded, until the window opens
+    assert decided.decision is not None
+    assert decided.decision.action == "wait"
+    hold = watch_records(at_checkpoint, decided).hold
+    assert hold is not None
+    assert (hold.holding, hold.until) == (True, "2026-11-23T09:00:00Z")
+
+
+def test_a_closed_window_with_no_opening_within_a_year_holds_without_a_time() -> None:
+    freeze = Freeze(start=BEFORE_NINE, end=BEFORE_NINE + timedelta(days=400), reason="forever")
+    closed = evaluate_window(TimeWindowGate(freezes=[freeze]), BEFORE_NINE)
+    state = polled("InProgress", percentage=10)
+    hold = watch_records(state, decide(state, [closed], 15, 300)).hold
+    assert hold is not None
+    assert (hold.holding, hold.until) == (True, None)
+    assert hold.reason is not None
+    assert "forever" in hold.reason

@@ -50,6 +50,8 @@ class Settings(Model):
     default_alarm_names: list[str] = Field(default_factory=list)
     default_gates: GateConfig = Field(default_factory=GateConfig)
     state_machine_arn: str | None = None
+    #: StartRefresh, which the reconciler asks to start the deployments a lost drain left waiting.
+    start_refresh_function: str | None = None
     notifications_topic_arn: str | None = None
     min_poll_seconds: int = Field(default=15, ge=1, le=3600)
     max_poll_seconds: int = Field(default=300, ge=1, le=3600)
@@ -114,6 +116,7 @@ _ENV_NAMES = {
     "default_alarm_names": "DEFAULT_ALARM_NAMES",
     "default_gates": "DEFAULT_GATES",
     "state_machine_arn": "STATE_MACHINE_ARN",
+    "start_refresh_function": "START_REFRESH_FUNCTION",
     "notifications_topic_arn": "NOTIFICATIONS_TOPIC_ARN",
     "min_poll_seconds": "MIN_POLL_SECONDS",
     "max_poll_seconds": "MAX_POLL_SECONDS",

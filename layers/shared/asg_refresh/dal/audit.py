@@ -41,7 +41,7 @@ from asg_refresh.models.approval import PendingApproval
 from asg_refresh.models.deploy import DeployRequest
 from asg_refresh.models.queue import QueuedDeployment
 from asg_refresh.models.results import StartResult
-from asg_refresh.models.watch import Outcome, WatchRecords
+from asg_refresh.models.watch import Outcome, WatchRecords, WindowHold
 
 KEEP_FOR = timedelta(days=400)
 REFRESH_INDEX = "by-refresh-id"
@@ -173,8 +173,42 @@ class AuditStore:
                 resumed.watcher,
                 restore=resumed.restore,
             )
+        if records.hold is not None:
+            self.record_hold(records.hold)
         if records.outcome is not None:
             self.record_outcome(records.outcome)
+
+    def record_hold(self, hold: WindowHold) -> None:
+        """On the refresh's item: the watcher holds it for a closed time window until ``until``
+        (``holding``: what ``asg-refresh status`` shows), or no longer does."""
+        if hold.holding:
+            update = "SET holding = :holding"
+            values: dict[str, Any] | None = _item(
+                {
+                    ":holding": {
+                        "until": hold.until or "",
+                        "reason": hold.reason or "",
+                        "since": timeutil.now().isoformat(),
+                    }
+                }
+            )
+        else:
+            update, values = "REMOVE holding", None
+        key = {"deployment_id": hold.deployment_id, "item": f"refresh#{hold.group}#{hold.refresh_id}"}
+        try:
+            self.aws.call(
+                "dynamodb",
+                "update_item",
+                TableName=self.table,
+                Key=_item(key),
+                UpdateExpression=update,
+                # Never an item of its own: a refresh the audit table does not list goes without.
+                ConditionExpression="attribute_exists(deployment_id)",
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except AwsRequestError as error:
+            if error.context.get("aws_code") != "ConditionalCheckFailedException":
+                raise
 
     def record_outcome(self, outcome: Outcome) -> None:
         """The outcome, on the refresh's item (and on its restore's, which ends with it)."""
@@ -211,6 +245,8 @@ class AuditStore:
                 "item": f"queued#{queued.request.deployment_id}",
                 **queued.model_dump(mode="json", exclude_none=True),
                 "status": "Queued",
+                # In the unfinished index while it waits: the reconciler drains what a lost drain left.
+                "unfinished": UNFINISHED,
             }
         )
 
@@ -229,6 +265,22 @@ class AuditStore:
         waiting = [QueuedDeployment.model_validate(_plain(item)) for item in page.get("Items", [])]
         return sorted(waiting, key=lambda queued: queued.queued_at)
 
+    def queued_item(self, group: str, deployment_id: str) -> dict[str, Any] | None:
+        """One waiting deployment's item, however it ended (a consistent read: a wave follows it)."""
+        page = self.aws.call(
+            "dynamodb",
+            "query",
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="deployment_id = :queue AND #item = :item",
+            ExpressionAttributeNames={"#item": "item"},
+            ExpressionAttributeValues=_item(
+                {":queue": _queue_key(group), ":item": f"queued#{deployment_id}"}
+            ),
+        )
+        items = page.get("Items", [])
+        return _plain(items[0]) if items else None
+
     def close_queued(self, queued: QueuedDeployment, status: str, reason: str) -> None:
         """How a waiting deployment ended: Started, Superseded, Dropped or Skipped, and why."""
         self.aws.call(
@@ -238,7 +290,7 @@ class AuditStore:
             Key=_item(
                 {"deployment_id": _queue_key(queued.group), "item": f"queued#{queued.request.deployment_id}"}
             ),
-            UpdateExpression="SET #status = :status, reason = :reason, closed_at = :now",
+            UpdateExpression="SET #status = :status, reason = :reason, closed_at = :now REMOVE unfinished",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=_item(
                 {":status": status, ":reason": reason, ":now": timeutil.now().isoformat()}

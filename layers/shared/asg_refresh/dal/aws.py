@@ -41,6 +41,7 @@ from asg_refresh.errors import (
     AwsUnavailableError,
     LimitExceededError,
 )
+from asg_refresh.models.queue import QueueDrain
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 
 __all__ = [
@@ -374,6 +375,17 @@ class AwsGateway:
             params["NextToken"] = page["NextToken"]
 
     # --- Step Functions and SNS ----------------------------------------------------------
+    def request_drain(self, function: str, drain: QueueDrain) -> None:
+        """Ask StartRefresh, asynchronously, to start what waits for a group (its own retries and
+        dead-letter queue take over from here)."""
+        self.call(
+            "lambda",
+            "invoke",
+            FunctionName=function,
+            InvocationType="Event",
+            Payload=json.dumps({"start_queued": drain.model_dump(mode="json")}).encode(),
+        )
+
     def start_execution(self, state_machine_arn: str, name: str, payload: AwsItem) -> tuple[str, bool]:
         """Start ``name``; an execution of that name already existing is not an error
         (names are derived from refresh ids, so this is how one refresh gets one watcher)."""

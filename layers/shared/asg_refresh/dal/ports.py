@@ -28,7 +28,7 @@ from asg_refresh.dal.records import (
     TemplateVersion,
 )
 from asg_refresh.models.deploy import DeployRequest
-from asg_refresh.models.queue import QueuedDeployment
+from asg_refresh.models.queue import QueuedDeployment, QueueDrain
 from asg_refresh.models.resources import LaunchTemplateRecord, ParameterRecord
 from asg_refresh.models.results import StartResult
 
@@ -201,6 +201,20 @@ class DeploymentAudit(DeploymentQueue, Protocol):
     an argument; the handlers build the store (they are the composition roots)."""
 
     def record_deployment(self, request: DeployRequest, result: StartResult) -> None: ...
+
+
+class QueueDrains(Protocol):
+    """Asking StartRefresh to start what waits for a group (dal/aws.py: an asynchronous invoke)."""
+
+    def request_drain(self, function: str, drain: QueueDrain) -> None: ...
+
+
+class QueueFollower(Protocol):
+    """What a rollout wave reads of a group's waiting deployment (dal/audit.py's ``AuditStore``)."""
+
+    def queued_item(self, group: str, deployment_id: str) -> dict[str, Any] | None: ...
+
+    def deployment(self, deployment_id: str) -> list[dict[str, Any]]: ...
 
 
 class ReconcileAudit(AuditLog, Protocol):

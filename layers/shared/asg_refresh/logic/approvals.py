@@ -65,7 +65,11 @@ class TaskCallbacks(Protocol):
 
 # --- Asking --------------------------------------------------------------------------------------
 def new_approval_id() -> str:
-    return secrets.token_urlsafe(APPROVAL_ID_BYTES)
+    # Never one starting with "-" (1 in 64): `asg-refresh reject --approval-id -x...`, the command
+    # status prints, would read it as an option.
+    while (approval_id := secrets.token_urlsafe(APPROVAL_ID_BYTES)).startswith("-"):
+        pass
+    return approval_id
 
 
 def ask_for_approval(

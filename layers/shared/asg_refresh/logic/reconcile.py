@@ -20,18 +20,24 @@ What a run looks at grows with the refreshes under way, not with the fleet:
   DescribeAutoScalingGroups from where the last run stopped (DescribeAutoScalingGroups says nothing
   of refreshes, so each of these costs a DescribeInstanceRefreshes). Every group is swept once
   every ``ceil(groups / SWEEP_GROUPS_PER_RUN)`` runs. A direct run (``{}``) sweeps them all.
+
+It also **drains queues** a watcher left waiting: a deployment queued for a group (supersede
+``queue`` or ``replace``) is unfinished while it waits; when nothing is active on its group and no
+watcher of the group's last refresh still runs (its end-of-watch drain was lost or failed), the
+run asks StartRefresh to start it, as the watcher would have (:func:`drain_lost_queues`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from asg_refresh.dal.ports import Executions, ReconcileAudit, ReconcilePorts
+from asg_refresh.dal.ports import Executions, QueueDrains, ReconcileAudit, ReconcilePorts
 from asg_refresh.dal.records import Execution, Group, Refresh, active_refresh
 from asg_refresh.logic import groups as group_facts
 from asg_refresh.logic.gates import alarm_names_tagged
 from asg_refresh.logic.watch_input import watch_payload
 from asg_refresh.models.base import Model
+from asg_refresh.models.queue import QueueDrain
 from asg_refresh.models.watch import WatchInput, WatchProgress
 from asg_refresh.settings import Settings
 
@@ -42,12 +48,14 @@ MAX_CONTINUATIONS = 100
 #: run, 500 groups are all swept every 2 hours 5 minutes.
 SWEEP_GROUPS_PER_RUN = 20
 SIGHTING = "sighting"
+#: The audit items of deployments waiting for a group (``queued#<deployment id>``).
+QUEUED_ITEM_PREFIX = "queued#"
 
 
 class WatcherCheck(Model):
     group: str
     refresh_id: str
-    action: Literal["watched", "started", "gave-up", "sighted"]
+    action: Literal["watched", "started", "gave-up", "sighted", "drained"]
     execution_name: str | None = None
 
 
@@ -64,6 +72,7 @@ def reconcile_watchers(
     settings: Settings,
     audit: ReconcileAudit | None,
     scope: Literal["full", "scheduled"] = "full",
+    drains: QueueDrains | None = None,
 ) -> list[WatcherCheck]:
     if not settings.state_machine_arn:
         return []
@@ -86,7 +95,64 @@ def reconcile_watchers(
         if audit and refresh_id not in known:
             audit.record_sighting(group.name, refresh_id)
         checks.append(_ensure_watcher(group, active, aws, settings, recorded))
+    if audit is not None and drains is not None and settings.start_refresh_function:
+        checks += drain_lost_queues(unfinished, aws, drains, settings, audit)
     return checks
+
+
+def drain_lost_queues(
+    unfinished: list[dict[str, Any]],
+    aws: ReconcilePorts,
+    drains: QueueDrains,
+    settings: Settings,
+    audit: ReconcileAudit,
+) -> list[WatcherCheck]:
+    """Each group with deployments still waiting (unfinished ``queued#`` items) whose refresh
+    ahead has ended and is no longer watched: StartRefresh is asked to drain it, with the status
+    the watcher reported (or, without a report, the one AWS gives), so it starts the newest or
+    drops them as the watcher's drain would have."""
+    assert settings.start_refresh_function
+    waiting = sorted(
+        {
+            str(item["group"])
+            for item in unfinished
+            if str(item.get("item", "")).startswith(QUEUED_ITEM_PREFIX) and item.get("group")
+        }
+    )
+    checks = []
+    for group in waiting:
+        refreshes = aws.refreshes_of(group)
+        if active_refresh(refreshes) is not None or not refreshes:
+            continue  # the active refresh's watcher drains it when it ends
+        latest = refreshes[0]
+        status = _ended_unwatched(latest, audit.refresh(latest.id) or {}, aws, settings)
+        if status is None:
+            continue  # paused (a hold) or about to report: its own drain comes
+        drains.request_drain(
+            settings.start_refresh_function, QueueDrain(group=group, refresh_id=latest.id, status=status)
+        )
+        checks.append(WatcherCheck(group=group, refresh_id=latest.id, action="drained"))
+    return checks
+
+
+def _ended_unwatched(
+    latest: Refresh, recorded: dict[str, Any], aws: Executions, settings: Settings
+) -> str | None:
+    """How the group's last (ended) refresh ended, as its watcher reported it or, without a
+    report, as AWS says (a restore's end is the rollback it completes); None while a watcher of
+    it still runs (its own drain comes)."""
+    watcher = recorded.get("watcher")
+    if watcher and settings.state_machine_arn:
+        # Running: paused for a window, or it has just reported and is about to drain itself.
+        described = aws.execution(settings.state_machine_arn, str(watcher))
+        if _running_in_chain(aws, settings.state_machine_arn, described):
+            return None
+    outcome = recorded.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("status"):
+        return str(outcome["status"])
+    if recorded.get("restores"):
+        return "RollbackSuccessful" if latest.status == "Successful" else "RollbackFailed"
+    return latest.status
 
 
 def _look_after(

@@ -13,6 +13,7 @@ from asg_refresh.dal.ports import DeploymentAudit, StartPorts
 from asg_refresh.errors import AsgRefreshError, LimitExceededError, NoTargetGroupsError
 from asg_refresh.logic.images import checked_image_id
 from asg_refresh.logic.start_refresh import select_groups, start_and_record
+from asg_refresh.logic.supersede import queued_deployment_id
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.logic.waves import plan_waves
 from asg_refresh.models.rollout import (
@@ -109,8 +110,16 @@ def start_wave_item(
             previous_image_id=previous,
         )
     if result.queued:
+        # The wave follows it (logic/wave_queue.py) until it starts or ends unstarted.
         queued = result.queued[0]
-        return GroupStart(group=item.group, status="skipped", code="QUEUED", reason=queued.reason)
+        return GroupStart(
+            group=item.group,
+            status="queued",
+            code="QUEUED",
+            reason=queued.reason,
+            previous_image_id=previous,
+            queued_deployment_id=queued_deployment_id(request.deployment_id, item.group),
+        )
     skipped = result.skipped[0] if result.skipped else None
     return GroupStart(
         group=item.group,

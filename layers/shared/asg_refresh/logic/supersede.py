@@ -26,6 +26,7 @@ from typing import Literal
 
 from asg_refresh.dal.ports import DeploymentQueue, NoActiveRefresh, Refreshes, RefreshStops
 from asg_refresh.dal.records import active_refresh
+from asg_refresh.errors import AsgRefreshError
 from asg_refresh.models.deploy import DeployRequest, ImageSource
 from asg_refresh.models.queue import QueuedDeployment, QueueDrain, QueueDrainResult
 from asg_refresh.models.results import QueuedGroup, StartResult
@@ -70,19 +71,23 @@ class WaitingRoom:
 def pinned_to(request: DeployRequest, group: str, image_id: str) -> DeployRequest:
     """The request for that group alone, on the image it resolved to, under a deployment id of
     its own (the original deployment's record names every group it started)."""
-    suffix = f".q{hashlib.sha256(group.encode()).hexdigest()[:8]}"
-    # Queued again (another refresh got there first): the same deployment, the same item.
-    pinned_id = request.deployment_id
-    if not pinned_id.endswith(suffix):
-        pinned_id = f"{pinned_id[: 64 - len(suffix)]}{suffix}"
     return request.model_copy(
         update={
-            "deployment_id": pinned_id,
+            "deployment_id": queued_deployment_id(request.deployment_id, group),
             "groups": [group],
             "tags": None,
             "image": ImageSource(image_id=image_id),
         }
     )
+
+
+def queued_deployment_id(deployment_id: str, group: str) -> str:
+    """The id a deployment waiting for ``group`` has: ``<deployment id>.q<hash of the group>``."""
+    suffix = f".q{hashlib.sha256(group.encode()).hexdigest()[:8]}"
+    # Queued again (another refresh got there first): the same deployment, the same item.
+    if deployment_id.endswith(suffix):
+        return deployment_id
+    return f"{deployment_id[: 64 - len(suffix)]}{suffix}"
 
 
 def start_queued(
@@ -116,7 +121,16 @@ def _start_newest(
         queue.close_queued(newest, "Dropped", result.reason)
         result.dropped.append(newest.request.deployment_id)
         return result
-    started = start(newest.request)
+    try:
+        started = start(newest.request)
+    except AsgRefreshError as error:
+        if error.retryable:
+            raise  # retried by the caller; it keeps waiting meanwhile (the reconciler drains it later)
+        # Refused for good (its image deregistered meanwhile, say): it must not wait forever.
+        result.reason = f"{error.code}: {error.message}"
+        queue.close_queued(newest, "Failed", result.reason)
+        result.failed.append(newest.request.deployment_id)
+        return result
     if started.queued:
         # Someone else's refresh got there first: it waits again (the same item, queued anew).
         result.reason = started.queued[0].reason

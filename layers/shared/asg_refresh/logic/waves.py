@@ -58,6 +58,14 @@ def plan_waves(
     return waves, skipped
 
 
+def failure_reasons(results: list[GroupResult], failed: list[str]) -> dict[str, str]:
+    """group -> why it failed its wave: its refusal or queue's reason, else how its refresh ended."""
+    reasons = {
+        r.group: r.reason or f"its refresh ended {r.refresh_status}" for r in results if r.group in failed
+    }
+    return {group: reason for group, reason in reasons.items() if not reason.endswith(" None")}
+
+
 def check_wave(
     plan: RolloutPlan,
     wave_index: int,
@@ -81,6 +89,7 @@ def check_wave(
         failed=failed,
         gate=gate.summary,
         previous_images={r.group: r.previous_image_id for r in succeeded if r.previous_image_id},
+        reasons=failure_reasons(results, failed),
     )
     verdicts = [*earlier, verdict]
     if not verdict.passed:

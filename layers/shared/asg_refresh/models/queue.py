@@ -39,10 +39,13 @@ class QueueDrainResult(Model):
     started: list[StartedRefresh] = Field(default_factory=list)
     superseded: list[str] = Field(default_factory=list, description="Deployment ids dropped for a newer one.")
     dropped: list[str] = Field(default_factory=list, description="Deployment ids not started, and why.")
+    failed: list[str] = Field(
+        default_factory=list, description="Deployment ids whose start was refused for good (the reason)."
+    )
     reason: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def news(self) -> bool:
         """Whether anybody should hear of it (the watcher publishes it then)."""
-        return bool(self.started or self.superseded or self.dropped)
+        return bool(self.started or self.superseded or self.dropped or self.failed)

@@ -90,7 +90,13 @@ class RolloutPlan(Model):
     skipped: list[SkippedGroup] = Field(default_factory=list)
 
 
-GroupStartStatus = Literal["started", "skipped", "failed"]
+#: ``queued``: the group's deployment waits behind another refresh (supersede ``queue``); the wave
+#: follows it until it starts (then its watcher) or ends unstarted (``logic/wave_queue.py``).
+GroupStartStatus = Literal["started", "skipped", "failed", "queued"]
+#: How long a wave follows a queued deployment before it gives up on it: the wave looks every
+#: 5 minutes (``Wait for the queued deployment``), so 1,500 looks are about 5 days, within the
+#: Map item's 25,000 history events with the watch that follows.
+MAX_QUEUED_LOOKS = 1500
 
 
 class WaveItem(Model):
@@ -119,6 +125,19 @@ class GroupStart(Model):
     previous_image_id: str | None = None
     code: str | None = None
     reason: str | None = None
+    queued_deployment_id: str | None = Field(
+        default=None, max_length=64, description="The waiting deployment a queued group is followed by."
+    )
+    queued_looks: int = Field(default=0, ge=0, le=MAX_QUEUED_LOOKS)
+
+
+class QueuedWaveGroup(GroupStart):
+    """StartWaveGroup's input when the wave looks again at a group's queued deployment."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["queued"]
+    queued_deployment_id: str = Field(min_length=1, max_length=64)
 
 
 class RefreshState(Model):
@@ -152,6 +171,11 @@ class WaveVerdict(Model):
     gate: str = ""
     previous_images: dict[str, str] = Field(
         default_factory=dict, description="The image each succeeded group ran before (for a revert)."
+    )
+    reasons: dict[str, str] = Field(
+        default_factory=dict,
+        description="Why each failed group failed, where known (a refusal, a queued deployment "
+        "superseded or dropped, the refresh's end).",
     )
 
 

@@ -270,6 +270,20 @@ class ResumedRefresh(Model):
     restore: bool = False
 
 
+class WindowHold(Model):
+    """The watcher holds a refresh for a closed time window (``holding``), until ``until`` (UTC,
+    ISO 8601 to the second; None when no opening comes within a year), or no longer does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment_id: str
+    group: str
+    refresh_id: str
+    holding: bool
+    until: str | None = None
+    reason: str | None = None
+
+
 class WatchRecords(Model):
     """What one decision of the watcher leaves in the audit table (``logic/watch_audit.py``)."""
 
@@ -277,3 +291,6 @@ class WatchRecords(Model):
 
     resumed: ResumedRefresh | None = None
     outcome: Outcome | None = None
+    hold: WindowHold | None = Field(
+        default=None, description="A time-window hold begun, moved or ended; None: unchanged."
+    )
