@@ -483,3 +483,53 @@ def test_without_its_cancel_grant_a_replacing_image_is_refused_and_the_refresh_r
     assert "autoscaling:CancelInstanceRefresh" in answer["error"]["message"]
     assert [r["Status"] for r in fleet.refreshes("web")] == ["Pending"]
     assert [d.request.action for d in ENFORCER.denials()] == ["autoscaling:CancelInstanceRefresh"]
+
+
+def test_without_its_invoke_grant_the_reconciler_cannot_drain_a_lost_queue(
+    app: LocalApp, fleet: Fleet
+) -> None:
+    from asg_refresh_local.harness.delivery import DISPATCHER
+    from tests.integration.test_reconcile import SCHEDULE
+    from tests.integration.test_supersede import deploy as deploy_web
+    from tests.integration.test_supersede import waiting_items
+
+    # Given golden-3 queued behind a refresh whose watcher died, and the reconciler's role
+    # without its grant to invoke StartRefresh
+    old, second, third = (fleet.image(f"golden-{n}") for n in (1, 2, 3))
+    fleet.group("web", old, size=2)
+    first = deploy_web(app, second)["refreshes"][0]
+    deploy_web(app, third, deployment_id="release-3")
+    app.client("stepfunctions").stop_execution(executionArn=first["execution_arn"], cause="lost")
+    app.advance(3600)
+    app.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName="web")
+    without_statement_sid(app, "ReconcileWatchersFunctionRole", "DrainLostQueues")
+
+    # When its schedule runs
+    app.fire_schedule(SCHEDULE)
+    DISPATCHER.drain()
+
+    # Then the drain is refused where AWS refuses it, and the deployment still waits
+    assert {d.request.action for d in ENFORCER.denials()} == {"lambda:InvokeFunction"}
+    assert list(waiting_items(app).values()) == ["Queued"]
+    assert [r["Status"] for r in fleet.refreshes("web")] == ["Successful"]
+
+
+def test_without_its_query_grant_a_wave_cannot_follow_a_queued_group(app: LocalApp, fleet: Fleet) -> None:
+    from tests.integration.test_supersede import deploy as deploy_web
+
+    # Given web refreshing towards golden-2, and StartWaveGroup's role without its Query grant
+    old, second, third = (fleet.image(f"golden-{n}") for n in (1, 2, 3))
+    fleet.group("web", old, size=2)
+    deploy_web(app, second)
+    without_statement_sid(app, "StartWaveGroupFunctionRole", "FollowDeploymentsWaitingForAGroup")
+
+    # When a rollout of golden-3 queues web behind it
+    arn = app.start_execution(
+        "RolloutWavesStateMachine",
+        {"image_id": third, "groups": ["web"], "supersede": "queue", "preferences": {"InstanceWarmup": 60}},
+    )
+    execution = app.wait_for_execution(arn, timeout=300)
+
+    # Then the wave cannot read the queued deployment, refused where AWS refuses it
+    assert execution["status"] == "FAILED"
+    assert "dynamodb:Query" in {d.request.action for d in ENFORCER.denials()}
