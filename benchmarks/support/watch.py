@@ -104,8 +104,9 @@ def watch_run(app: Any, fleet: Any, sc: Scenario, mode: str, machines: dict[str,
         sfn = app.client("stepfunctions")
         watch_input = json.loads(sfn.describe_execution(executionArn=started["execution_arn"])["input"])
         # EvaluateGates counts its own (adaptive) intervals against the watch budget; the fixed
-        # loop ignores them, so the budget is lifted rather than cut short after ~40 polls.
-        watch_input["watch"]["budget_seconds"] = 10**9
+        # loop ignores them, so the budget is lifted (to the most a watch takes, a year) rather than
+        # cut short after ~40 polls.
+        watch_input["watch"]["budget_seconds"] = 366 * 86_400
         arn = sfn.start_execution(
             stateMachineArn=machines[mode], name=f"{group}-watch", input=json.dumps(watch_input)
         )["executionArn"]
@@ -113,6 +114,11 @@ def watch_run(app: Any, fleet: Any, sc: Scenario, mode: str, machines: dict[str,
     wall = time.perf_counter() - wall
     history = app.history(arn)
     refresh = fleet.refreshes(group)[0]
+    if "EndTime" not in refresh:
+        raise RuntimeError(
+            f"{group}: the watch ended {execution['status']} while refresh {refresh['InstanceRefreshId']} is "
+            f"{refresh['Status']} ({execution.get('error')}: {str(execution.get('cause'))[:500]})"
+        )
     begin, end = vt(refresh["StartTime"]), vt(refresh["EndTime"])
     polls = [
         c.at
