@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from asg_refresh.dal.aws import AwsGateway
-from asg_refresh.logic import start_refresh
+from asg_refresh.logic import parallel
 from asg_refresh.logic.plan import dry_run, plan_deployment
 from asg_refresh.logic.triggers import request_from_message
 from asg_refresh.models.deploy import DeployMessage
@@ -119,7 +119,7 @@ def test_an_opted_in_group_outside_the_deployment_on_latest_refuses_it_inside_it
     # When both are deployed, both are refreshed: batch's version was read before web's new one
     # existed, so batch is not taken as already up to date with its instances left behind (one
     # group at a time, so that web's version surely exists when batch comes)
-    monkeypatch.setattr(start_refresh, "PARALLEL_GROUPS", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_GROUPS", 1)
     both = deploy(app, new, ["web", "batch"])
     assert both["success"] is True, both
     assert sorted(r["group"] for r in both["data"]["refreshes"]) == ["batch", "web"]

@@ -29,9 +29,6 @@ does the reads, a handful for the whole deployment:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from asg_refresh.dal.ports import PreflightPorts
 from asg_refresh.dal.records import Group, Image, TemplateVersion
@@ -43,6 +40,7 @@ from asg_refresh.errors import (
     SharedLaunchTemplateError,
     SubnetAddressesExhaustedError,
 )
+from asg_refresh.logic.parallel import in_parallel
 from asg_refresh.models.preferences import RefreshPreferences
 from asg_refresh.models.preflight import GroupPreflight, PreflightCheck
 from asg_refresh.models.results import SkippedGroup
@@ -60,8 +58,6 @@ PREFLIGHT_ERRORS: dict[str, type[AsgRefreshError]] = {
         SubnetAddressesExhaustedError,
     )
 }
-PARALLEL_READS = 8
-T = TypeVar("T")
 
 
 def screen(
@@ -80,7 +76,7 @@ def screen(
     image = aws.describe_image(image_id)
     # ``known``: the versions a bulk read already gave (the start's); the others are read here.
     known = known or {}
-    versions = _in_parallel(targets, lambda group: known.get(group.name) or _current_version(group, aws))
+    versions = in_parallel(targets, lambda group: known.get(group.name) or _current_version(group, aws))
     wanted = [
         t for group, current in zip(targets, versions, strict=True) for t in launched_types(group, current)
     ]
@@ -320,10 +316,3 @@ def _current_version(group: Group, aws: PreflightPorts) -> TemplateVersion:
     template = group.launch_template
     assert template is not None
     return aws.template_version(template, template.version_followed)
-
-
-def _in_parallel(groups: list[Group], work: Callable[[Group], T]) -> list[T]:
-    if len(groups) <= 1:
-        return [work(group) for group in groups]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(groups))) as pool:
-        return list(pool.map(work, groups))

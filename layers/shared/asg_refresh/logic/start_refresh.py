@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from asg_refresh.dal.ports import DeploymentAudit, RefreshAlreadyActive, StartPorts
 from asg_refresh.dal.records import Group, Refresh, TemplateVersion, active_refresh
@@ -35,9 +33,9 @@ from asg_refresh.logic import launch_templates as lt_rules
 from asg_refresh.logic import preflight
 from asg_refresh.logic.gates import alarm_names_for
 from asg_refresh.logic.images import checked_image_id
+from asg_refresh.logic.parallel import in_parallel
 from asg_refresh.logic.supersede import WaitingRoom, start_if_nothing_ahead
 from asg_refresh.logic.watch_input import watch_payload
-from asg_refresh.models.base import build_all
 from asg_refresh.models.deploy import DeployRequest, SupersedePolicy
 from asg_refresh.models.gates import GateConfig
 from asg_refresh.models.preferences import MAX_DELAY_SECONDS, AlarmSpecification, RefreshPreferences
@@ -50,9 +48,6 @@ logger = logging.getLogger(__name__)
 NATIVE_ALARM_LIMIT = 10
 #: Where a refresh holds when the deployment asks to hold but names no checkpoints.
 DEFAULT_HOLD_CHECKPOINTS = (50,)
-#: Groups started at once by one deployment (boto3 clients are thread-safe).
-PARALLEL_GROUPS = 8
-T = TypeVar("T")
 
 
 def start_deployment(
@@ -80,7 +75,7 @@ def start_deployment(
         id=request.deployment_id, created_at=now, trigger=request.trigger, image_id=image_id, skipped=skipped
     )
     read_first = _versions_before_any_is_created(targets, known, aws)
-    for started in _in_parallel(
+    for started in in_parallel(
         targets,
         lambda group: _refresh_or_skip(
             group, image_id, request, aws, settings, read_first.get(group.name), waiting
@@ -135,22 +130,12 @@ def _refuse_if_refreshing_elsewhere(targets: list[Group], image_id: str, aws: St
             return None
         return f"{group.name}: refresh {active.id} is {active.status}"
 
-    busy = [found for found in _in_parallel(targets, elsewhere) if found]
+    busy = [found for found in in_parallel(targets, elsewhere) if found]
     if busy:
         raise RefreshConflictError(
             f"refreshing towards another image, and the supersede policy is reject: {'; '.join(busy)}",
             groups=[item.split(":", 1)[0] for item in busy],
         )
-
-
-def _in_parallel(groups: list[Group], work: Callable[[Group], T]) -> list[T]:
-    """``work`` for every group, a few at a time, results in the groups' order. Each group costs
-    about three sequential AWS calls: a fleet of hundreds would not fit a Lambda timeout one by one."""
-    if len(groups) <= 1:
-        return [work(group) for group in groups]
-    build_all()  # deferred models are not built safely by several threads at once
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_GROUPS, len(groups))) as pool:
-        return list(pool.map(work, groups))
 
 
 def _sharing_a_template(targets: list[Group]) -> list[Group]:
@@ -175,7 +160,7 @@ def _versions_before_any_is_created(
     replaced."""
     known = {group.name: known[group.name] for group in targets if group.name in known}
     sharers = [group for group in _sharing_a_template(targets) if group.name not in known]
-    read = _in_parallel(sharers, lambda group: _current_version(group, aws))
+    read = in_parallel(sharers, lambda group: _current_version(group, aws))
     return known | dict(zip([group.name for group in sharers], read, strict=True))
 
 
